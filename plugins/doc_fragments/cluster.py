@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r"""
+options:
+  name:
+    description:
+      - The cluster id. Containers are named C(<name>-jobmanager) and C(<name>-taskmanager-<i>).
+      - A DNS-1123 label of at most 45 characters (Flink's native Kubernetes mode derives longer names from it,
+        and one spec serves every platform).
+    type: str
+    required: true
+  platform:
+    description:
+      - Where the cluster runs. C(docker) runs containers on one Docker host (local or remote O(docker_host)).
+    type: str
+    default: docker
+    choices: [docker]
+  flink_version:
+    description:
+      - The Flink version of O(image). It decides the configuration file format (C(config.yaml) from 2.0,
+        C(flink-conf.yaml) before) and which configuration keys are valid.
+      - Defaults to the version in the image tag (C(flink:2.2.1-java17) is 2.2.1); required when the tag has none.
+      - Must agree with the image tag's major and minor version when both are given.
+    type: str
+  image:
+    description:
+      - The Flink image; one laid out like the official C(flink) image (C(/opt/flink), its entrypoint's
+        C(jobmanager) and C(taskmanager) commands).
+      - Required unless O(state=absent).
+    type: str
+  image_pull:
+    description:
+      - When to pull O(image). C(missing) pulls only when the Docker host lacks it, C(always) pulls every run
+        (a new image id recreates the containers), C(never) fails when the image is missing.
+    type: str
+    default: missing
+    choices: [missing, always, never]
+  jobmanager:
+    description:
+      - JobManager resources.
+    type: dict
+    default: {}
+    suboptions:
+      memory:
+        description:
+          - Total process memory (C(jobmanager.memory.process.size)), in Flink's syntax (C(1600m), C(2g)).
+            The container's memory limit is set to the same size. Defaults to C(1600m).
+        type: str
+      cpu:
+        description:
+          - CPUs the container may use (Docker C(--cpus)). Unlimited if not set.
+        type: float
+  taskmanager:
+    description:
+      - TaskManager resources and count.
+    type: dict
+    default: {}
+    suboptions:
+      memory:
+        description:
+          - Total process memory of each TaskManager (C(taskmanager.memory.process.size)). Defaults to C(1728m).
+        type: str
+      cpu:
+        description:
+          - CPUs each TaskManager container may use. Unlimited if not set.
+        type: float
+      replicas:
+        description:
+          - How many TaskManagers. Changing it adds or removes TaskManagers without restarting the JobManager.
+            Defaults to 1.
+        type: int
+      slots:
+        description:
+          - Task slots per TaskManager (C(taskmanager.numberOfTaskSlots)); at least 1. Defaults to 1.
+        type: int
+  flink_config:
+    description:
+      - Flink configuration, as flat keys (C(execution.checkpointing.interval)). Rendered into the configuration
+        file of the Flink version (C(config.yaml) for 2.x, C(flink-conf.yaml) for 1.x): lists and maps are written
+        the way each format expects.
+      - Keys that Flink 2.x removed are refused for Flink 2.x with the key that replaces them.
+      - Keys the module manages (memory, slots, addresses) are refused with the option to use instead.
+    type: dict
+    default: {}
+  flink_config_secrets:
+    description:
+      - Configuration whose values are secret (credentials). Merged into the configuration like O(flink_config),
+        but never logged and masked in diff and return values.
+    type: dict
+    default: {}
+  env:
+    description:
+      - Environment variables of every container.
+    type: dict
+    default: {}
+  mounts:
+    description:
+      - Extra mounts of every container.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      source:
+        description:
+          - Path on the Docker host (C(bind)) or volume name (C(volume)). Not used for C(tmpfs).
+        type: str
+      target:
+        description:
+          - Absolute path in the container.
+        type: str
+        required: true
+      type:
+        description:
+          - The mount type.
+        type: str
+        default: bind
+        choices: [bind, volume, tmpfs]
+      read_only:
+        description:
+          - Mount read-only.
+        type: bool
+        default: false
+  conf_dir:
+    description:
+      - A configuration directory on the Docker host, mounted read-only at C(/opt/flink/conf) instead of the
+        rendered configuration file (for example to bring your own C(log4j-console.properties)).
+      - The module's settings and O(flink_config) then reach Flink through E(FLINK_PROPERTIES), which the
+        image's entrypoint merges; values that cannot be passed that way safely are refused.
+    type: str
+  plugins:
+    description:
+      - Built-in plugins to enable, by jar name with or without version (C(flink-s3-fs-hadoop)), from the
+        image's C(/opt/flink/opt) directory (the official E(ENABLE_BUILT_IN_PLUGINS) mechanism).
+      - Checked against the image before any container is created.
+    type: list
+    elements: str
+    default: []
+  rest_port:
+    description:
+      - Publish the REST API and web UI on this port of the Docker host. Not published if not set; the module
+        then reaches the JobManager on its container address, which only works on the Docker host itself.
+    type: int
+  rest_bind_address:
+    description:
+      - Host address the published REST port binds to. The REST API can run code you upload: bind it to a
+        public address only behind authentication.
+    type: str
+    default: 127.0.0.1
+  rest_url:
+    description:
+      - URL the module uses to reach the REST API (for example through a proxy). Derived from O(rest_port) or
+        the container address if not set.
+    type: str
+  network:
+    description:
+      - The user-defined Docker network of the cluster. Created (bridge driver) when missing, and removed with
+        the cluster only if the module created it. Defaults to C(flink-<name>).
+    type: str
+  labels:
+    description:
+      - Labels for the containers. The prefix C(org.flinkops.) is reserved.
+    type: dict
+    default: {}
+  restart_policy:
+    description:
+      - Docker restart policy of the containers.
+    type: str
+    default: unless-stopped
+    choices: ['no', on-failure, always, unless-stopped]
+  disrupt_running_jobs:
+    description:
+      - A spec change recreates containers. While jobs run on the cluster the module refuses such a change
+        (nothing is touched) unless this is V(true), because the jobs would restart or fail.
+      - Stop jobs with a savepoint first (M(flinkops.flink.flink_job) O(ignore:state=suspended)) to keep their state.
+    type: bool
+    default: false
+"""

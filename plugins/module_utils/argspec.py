@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the cluster modules (documented in the matching doc fragments)."""
+
+from __future__ import annotations
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC
+
+WAIT_ARGUMENT_SPEC = dict(
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+    wait_sleep=dict(type="float", default=0.5),
+)
+
+CLUSTER_ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    platform=dict(type="str", default="docker", choices=["docker"]),
+    flink_version=dict(type="str"),
+    image=dict(type="str"),
+    image_pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+    jobmanager=dict(type="dict", default={}, options=dict(
+        memory=dict(type="str"),
+        cpu=dict(type="float"),
+    )),
+    taskmanager=dict(type="dict", default={}, options=dict(
+        memory=dict(type="str"),
+        cpu=dict(type="float"),
+        replicas=dict(type="int"),
+        slots=dict(type="int"),
+    )),
+    flink_config=dict(type="dict", default={}),
+    flink_config_secrets=dict(type="dict", default={}, no_log=True),
+    env=dict(type="dict", default={}),
+    mounts=dict(type="list", elements="dict", default=[], options=dict(
+        source=dict(type="str"),
+        target=dict(type="str", required=True),
+        type=dict(type="str", default="bind", choices=["bind", "volume", "tmpfs"]),
+        read_only=dict(type="bool", default=False),
+    )),
+    conf_dir=dict(type="str"),
+    plugins=dict(type="list", elements="str", default=[]),
+    rest_port=dict(type="int"),
+    rest_bind_address=dict(type="str", default="127.0.0.1"),
+    rest_url=dict(type="str"),
+    network=dict(type="str"),
+    labels=dict(type="dict", default={}),
+    restart_policy=dict(type="str", default="unless-stopped", choices=["no", "on-failure", "always", "unless-stopped"]),
+    disrupt_running_jobs=dict(type="bool", default=False),
+)
+
+
+def cluster_argument_spec(**extra):
+    spec = dict(CLUSTER_ARGUMENT_SPEC)
+    spec.update(WAIT_ARGUMENT_SPEC)
+    spec.update(DOCKER_ARGUMENT_SPEC)
+    spec.update(extra)
+    return spec

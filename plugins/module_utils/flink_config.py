@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Flink versions and configuration files.
+
+Flink 2.x reads ``conf/config.yaml`` (standard YAML: lists and maps are YAML). Flink 1.19 and 1.20
+still ship ``conf/flink-conf.yaml`` (a flat ``key: value`` file: lists are ``a;b``, maps are
+``k1:v1,k2:v2``), and that is what the official 1.x images read. We render the right one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.removed_keys import REMOVED_IN_2
+
+MIN_VERSION = (1, 18)
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+_IMAGE_VERSION_RE = re.compile(r":(\d+\.\d+(?:\.\d+)?)(?:[-_].*)?$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-\[\]]*$")
+
+
+class FlinkVersion(object):
+    """A Flink version (major, minor, patch) with what the configuration depends on."""
+
+    def __init__(self, text, option="flink_version"):
+        match = _VERSION_RE.match(str(text).strip())
+        if not match:
+            raise SpecError("%r is not a Flink version" % (text,), option=option,
+                            hint="Give it as MAJOR.MINOR[.PATCH], for example 2.2.1 or 1.20.3")
+        self.major = int(match.group(1))
+        self.minor = int(match.group(2))
+        self.patch = int(match.group(3)) if match.group(3) is not None else None
+        if (self.major, self.minor) < MIN_VERSION:
+            raise SpecError("Flink %s is not supported" % text, option=option,
+                            hint="Use Flink %d.%d or newer" % MIN_VERSION)
+        self.text = str(text).strip()
+
+    @property
+    def series(self):
+        return "%d.%d" % (self.major, self.minor)
+
+    @property
+    def config_file(self):
+        return "config.yaml" if self.major >= 2 else "flink-conf.yaml"
+
+    @property
+    def standard_yaml(self):
+        return self.major >= 2
+
+    def same_series(self, other_text):
+        """True when ``other_text`` (as reported by Flink) is of the same MAJOR.MINOR."""
+        try:
+            other = FlinkVersion(other_text)
+        except SpecError:
+            return False
+        return (other.major, other.minor) == (self.major, self.minor)
+
+    def __str__(self):
+        return self.text
+
+
+def version_from_image(image):
+    """Guess the Flink version from an image tag such as ``flink:2.2.1-java17``; None if unknown."""
+    if not image:
+        return None
+    match = _IMAGE_VERSION_RE.search(image.split("@")[0])
+    return match.group(1) if match else None
+
+
+def check_keys(config, version, option="flink_config"):
+    """Validate configuration keys: syntax, and keys that Flink 2.x removed."""
+    for key in config:
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise SpecError("%r is not a valid configuration key" % (key,), option=option,
+                            hint="Keys are dotted names such as execution.checkpointing.interval")
+        if version.major >= 2 and key in REMOVED_IN_2:
+            replacement = REMOVED_IN_2[key]
+            hint = ("Use %s instead" % replacement) if replacement else \
+                "Remove it; see the Flink 2.0 release notes for what replaces it"
+            raise SpecError("key %r was removed in Flink 2.0 and Flink %s ignores it" % (key, version),
+                            option="%s.%s" % (option, key), hint=hint)
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _legacy_value(key, value):
+    """A value for flink-conf.yaml (Flink 1.x): one line; lists a;b; maps k1:v1,k2:v2."""
+    if isinstance(value, (list, tuple)):
+        text = ";".join(_scalar(v) for v in value)
+    elif isinstance(value, dict):
+        text = ",".join("%s:%s" % (k, _scalar(v)) for k, v in sorted(value.items()))
+    else:
+        text = _scalar(value)
+    if "\n" in text or "\r" in text:
+        raise SpecError("the value of %r spans several lines" % key, option="flink_config.%s" % key,
+                        hint="Flink 1.x configuration values must fit on one line")
+    return text
+
+
+def _yaml_value(value):
+    """A value for config.yaml (Flink 2.x). JSON is valid YAML; quote strings that YAML would retype."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True)
+    text = str(value)
+    if re.match(r"^[A-Za-z0-9_./:@%+\-]+$", text) and not re.match(
+            r"^(true|false|yes|no|on|off|null|~|[-+]?[0-9.]+([eE][-+]?[0-9]+)?)$", text, re.I) \
+            and not text.startswith(("-", ":", "@", "%")):
+        return text
+    return json.dumps(text)
+
+
+def render(config, version):
+    """Render a configuration file for ``version`` from a flat dict; keys sorted for stable hashes."""
+    lines = ["# Rendered by flinkops.flink; changes here are replaced on the next run."]
+    for key in sorted(config):
+        value = config[key]
+        if version.standard_yaml:
+            lines.append("%s: %s" % (key, _yaml_value(value)))
+        else:
+            lines.append("%s: %s" % (key, _legacy_value(key, value)))
+    return "\n".join(lines) + "\n"
+
+
+def render_properties(config, version):
+    """Render ``FLINK_PROPERTIES`` (one ``key: value`` a line), used where a config file can't be placed.
+
+    The official entrypoints append these lines to the configuration file, so a value must fit on one
+    line and, on Flink 2.x, be plain YAML: anything else is refused with the key named.
+    """
+    lines = []
+    for key in sorted(config):
+        value = config[key]
+        if version.standard_yaml:
+            text = _yaml_value(value)
+        else:
+            text = _legacy_value(key, value)
+        if "\n" in text:
+            raise SpecError("the value of %r cannot be passed in FLINK_PROPERTIES" % key,
+                            option="flink_config.%s" % key,
+                            hint="Put it in the configuration file of conf_dir instead")
+        lines.append("%s: %s" % (key, text))
+    return "\n".join(lines)
+
+
+def normalize_value(value):
+    """Normalise a user-given value for comparison: scalars as Flink would print them."""
+    if isinstance(value, (list, tuple)):
+        return [normalize_value(v) for v in value]
+    if isinstance(value, dict):
+        return dict((str(k), normalize_value(v)) for k, v in value.items())
+    return _scalar(value)

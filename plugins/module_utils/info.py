@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only facts about a Flink cluster and its jobs, from the REST API."""
+
+from __future__ import annotations
+
+
+def gather(rest, include_config=True, include_jobs=True):
+    overview = rest.overview()
+    facts = {
+        "rest_url": rest.base_url,
+        "flink_version": overview.get("flink-version"),
+        "flink_commit": overview.get("flink-commit"),
+        "overview": {
+            "taskmanagers": overview.get("taskmanagers"),
+            "slots_total": overview.get("slots-total"),
+            "slots_available": overview.get("slots-available"),
+            "jobs_running": overview.get("jobs-running"),
+            "jobs_finished": overview.get("jobs-finished"),
+            "jobs_cancelled": overview.get("jobs-cancelled"),
+            "jobs_failed": overview.get("jobs-failed"),
+        },
+        "taskmanagers": [{
+            "id": tm.get("id"),
+            "slots": tm.get("slotsNumber"),
+            "free_slots": tm.get("freeSlots"),
+            "data_port": tm.get("dataPort"),
+            "path": tm.get("path"),
+            "physical_memory": (tm.get("hardware") or {}).get("physicalMemory"),
+            "cpu_cores": (tm.get("hardware") or {}).get("cpuCores"),
+        } for tm in rest.taskmanagers()],
+    }
+    if include_config:
+        # Flink masks the values of sensitive keys (passwords, secrets) itself.
+        facts["config"] = rest.jobmanager_config()
+    if include_jobs:
+        facts["jobs"] = [{
+            "id": job.get("jid"),
+            "name": job.get("name"),
+            "state": job.get("state"),
+            "start_time": job.get("start-time"),
+            "end_time": job.get("end-time"),
+            "duration": job.get("duration"),
+            "tasks": job.get("tasks"),
+        } for job in rest.jobs()]
+    return facts

@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: flink_info
+short_description: Read facts about a Flink cluster and its jobs
+version_added: 0.1.0
+description:
+  - Reads a Flink cluster's state through its REST API, without changing anything: the Flink version,
+    the registered TaskManagers and slots, the JobManager's effective configuration and the jobs.
+  - The cluster is found by O(rest_url), or by O(name) for a cluster that M(flinkops.flink.flink_session)
+    deployed on Docker.
+author:
+  - flinkops.flink contributors
+extends_documentation_fragment:
+  - flinkops.flink.docker
+  - flinkops.flink.attributes.INFO_MODULE
+options:
+  name:
+    description:
+      - Name of a cluster deployed by this collection on O(platform). Its REST URL is looked up.
+    type: str
+  platform:
+    description:
+      - Where O(name) is looked up.
+    type: str
+    default: docker
+    choices: [docker]
+  rest_url:
+    description:
+      - URL of the REST API, for example C(http://127.0.0.1:8081).
+    type: str
+  include_config:
+    description:
+      - Return the JobManager's effective configuration. Flink masks sensitive values itself.
+    type: bool
+    default: true
+  include_jobs:
+    description:
+      - Return the jobs.
+    type: bool
+    default: true
+  validate_certs:
+    description:
+      - Verify TLS certificates of an C(https) O(rest_url), and of the Docker daemon when looking up O(name)
+        over TLS.
+    type: bool
+    default: false
+    aliases: [tls_verify]
+  wait:
+    description:
+      - Wait until the REST API answers, up to O(wait_timeout) seconds; otherwise fail at once when it does not.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait at most with O(wait=true).
+    type: int
+    default: 60
+seealso:
+  - module: flinkops.flink.flink_session
+"""
+
+EXAMPLES = r"""
+- name: Facts about a cluster deployed by flink_session on Docker
+  flinkops.flink.flink_info:
+    name: orders
+  register: orders
+
+- name: Fail unless every job runs
+  ansible.builtin.assert:
+    that: orders.jobs | rejectattr('state', 'equalto', 'RUNNING') | list | length == 0
+
+- name: Facts through a known URL
+  flinkops.flink.flink_info:
+    rest_url: http://flink.example.com:8081
+    include_config: false
+"""
+
+RETURN = r"""
+rest_url:
+  description: The REST URL that answered.
+  returned: success
+  type: str
+  sample: http://127.0.0.1:8081
+flink_version:
+  description: Flink version of the JobManager.
+  returned: success
+  type: str
+  sample: 2.2.1
+flink_commit:
+  description: Commit Flink was built from.
+  returned: success
+  type: str
+  sample: 6ec2aa1
+overview:
+  description: Counts of TaskManagers, slots and jobs.
+  returned: success
+  type: dict
+  sample: {"taskmanagers": 2, "slots_total": 4, "slots_available": 2, "jobs_running": 1, "jobs_finished": 0,
+           "jobs_cancelled": 0, "jobs_failed": 0}
+taskmanagers:
+  description: Registered TaskManagers.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": "orders-taskmanager-1", "slots": 2, "free_slots": 1, "data_port": 41234,
+            "path": "pekko.tcp://flink@orders-taskmanager-1:6122/user/rpc/taskmanager_0",
+            "physical_memory": 25216946176, "cpu_cores": 2}]
+config:
+  description: The JobManager's effective configuration.
+  returned: when O(include_config=true)
+  type: dict
+  sample: {"taskmanager.numberOfTaskSlots": "2", "jobmanager.rpc.address": "orders-jobmanager"}
+jobs:
+  description: Jobs known to the JobManager.
+  returned: when O(include_jobs=true)
+  type: list
+  elements: dict
+  sample: [{"id": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "name": "orders-enrichment", "state": "RUNNING",
+            "start_time": 1763750000000, "end_time": -1, "duration": 60000, "tasks": {"running": 4}}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC, require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import discover_rest_url
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
+from ansible_collections.flinkops.flink.plugins.module_utils.info import gather
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
+from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+
+
+def main():
+    argument_spec = dict(DOCKER_ARGUMENT_SPEC)
+    argument_spec.update(
+        name=dict(type="str"),
+        platform=dict(type="str", default="docker", choices=["docker"]),
+        rest_url=dict(type="str"),
+        include_config=dict(type="bool", default=True),
+        include_jobs=dict(type="bool", default=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=60),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("name", "rest_url")], mutually_exclusive=[("name", "rest_url")])
+    params = module.params
+    try:
+        url = params["rest_url"]
+        if not url:
+            require_docker(module)
+            url = discover_rest_url(params, params["name"])
+        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+
+        def probe():
+            try:
+                rest.overview()
+                return True, {}
+            except RestUnavailable as exc:
+                return False, {"summary": exc.message}
+
+        if params["wait"]:
+            wait_for(probe, params["wait_timeout"], 0.5, "the REST API at %s" % url)
+        facts = gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"])
+    except FlinkOpsError as exc:
+        fail(module, exc)
+    module.exit_json(changed=False, **facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: flink_session
+short_description: Deploy and operate a Flink session cluster
+version_added: 0.1.0
+description:
+  - Deploys a Flink session cluster (one JobManager, N TaskManagers) from one declarative spec, and keeps it
+    as the spec says: a second run with the same spec changes nothing, a changed spec recreates only the
+    containers whose inputs changed, and a changed TaskManager count adds or removes TaskManagers without
+    touching the JobManager.
+  - With O(platform=docker) the cluster runs as containers on one Docker host.
+  - The module plans before it acts. Check mode returns the plan, diff mode the spec before and after; a real
+    run applies exactly that plan. Bad input fails before anything is touched, naming the option.
+  - With O(wait=true), C(present) means the REST API answers and exactly the requested TaskManagers are
+    registered with the requested number of slots.
+author:
+  - flinkops.flink contributors
+extends_documentation_fragment:
+  - flinkops.flink.cluster
+  - flinkops.flink.wait
+  - flinkops.flink.docker
+  - flinkops.flink.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - C(present) creates or updates the cluster; C(absent) removes its containers (and its network, if the
+        module created it); C(restarted) restarts every container (always a change).
+    type: str
+    default: present
+    choices: [present, absent, restarted]
+seealso:
+  - module: flinkops.flink.flink_info
+  - name: Flink on Docker
+    description: The deployment this module automates.
+    link: https://nightlies.apache.org/flink/flink-docs-stable/docs/deployment/resource-providers/standalone/docker/
+"""
+
+EXAMPLES = r"""
+- name: A session cluster with two TaskManagers, web UI on localhost:8081
+  flinkops.flink.flink_session:
+    name: orders
+    image: flink:2.2.1-java17
+    taskmanager:
+      replicas: 2
+      slots: 2
+    flink_config:
+      execution.checkpointing.interval: 10s
+      state.checkpoints.num-retained: 3
+    rest_port: 8081
+
+- name: Scale to three TaskManagers (the JobManager keeps running)
+  flinkops.flink.flink_session:
+    name: orders
+    image: flink:2.2.1-java17
+    taskmanager:
+      replicas: 3
+      slots: 2
+    rest_port: 8081
+
+- name: S3 checkpoints on a remote Docker host, credentials kept out of logs
+  flinkops.flink.flink_session:
+    name: orders
+    image: flink:1.20.3-java17
+    docker_host: tcp://docker1.example.com:2376
+    validate_certs: true
+    plugins: [flink-s3-fs-hadoop]
+    flink_config:
+      state.checkpoints.dir: s3://checkpoints/orders
+    flink_config_secrets:
+      s3.access-key: "{{ vault_s3_access_key }}"
+      s3.secret-key: "{{ vault_s3_secret_key }}"
+    rest_port: 8081
+
+- name: Remove the cluster
+  flinkops.flink.flink_session:
+    name: orders
+    state: absent
+"""
+
+RETURN = r"""
+rest_url:
+  description: URL of the JobManager's REST API and web UI, as reachable from the Ansible target.
+  returned: when state is not absent
+  type: str
+  sample: http://127.0.0.1:8081
+flink_version:
+  description: The Flink version the running JobManager reports.
+  returned: when the REST API answers
+  type: str
+  sample: 2.2.1
+taskmanagers:
+  description: The TaskManagers registered with the JobManager.
+  returned: when state is not absent
+  type: list
+  elements: dict
+  sample: [{"id": "orders-taskmanager-1", "slots": 2, "free_slots": 2}]
+slots_total:
+  description: Task slots of all registered TaskManagers.
+  returned: when the REST API answers
+  type: int
+  sample: 4
+slots_available:
+  description: Free task slots.
+  returned: when the REST API answers
+  type: int
+  sample: 4
+jobs:
+  description: Jobs known to the JobManager.
+  returned: when the REST API answers
+  type: list
+  elements: dict
+  sample: [{"id": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "name": "orders-enrichment", "state": "RUNNING"}]
+containers:
+  description: The cluster's containers.
+  returned: when state is not absent
+  type: list
+  elements: dict
+  sample: [{"name": "orders-jobmanager", "id": "0123456789ab", "role": "jobmanager", "state": "running",
+            "image": "flink:2.2.1-java17"}]
+network:
+  description: The cluster's Docker network.
+  returned: when state is not absent
+  type: str
+  sample: flink-orders
+actions:
+  description: The planned actions (applied unless in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "create", "target": "orders-taskmanager-3", "reason": "missing"}]
+changes:
+  description: The planned actions, one readable line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create orders-taskmanager-3 (missing)"]
+option:
+  description: On failure, the option at fault.
+  returned: on failure, when an option is at fault
+  type: str
+  sample: taskmanager.slots
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import DockerCluster
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.runner import run_cluster
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=cluster_argument_spec(
+            state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
+        ),
+        required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",))],
+        supports_check_mode=True,
+    )
+    require_docker(module)
+    run_cluster(module, DockerCluster)
+
+
+if __name__ == "__main__":
+    main()

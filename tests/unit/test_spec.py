@@ -1,0 +1,145 @@
+"""Pure logic: memory sizes, versions, configuration rendering and spec validation."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
+    FlinkVersion, render, render_properties, version_from_image)
+from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory, parse_memory
+from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("text,size", [("1600m", 1600 * 2 ** 20), ("1g", 2 ** 30), ("1728 mb", 1728 * 2 ** 20),
+                                       ("512k", 512 * 1024), ("1024", 1024), (2048, 2048), ("2G", 2 ** 31)])
+def test_parse_memory(text, size):
+    assert parse_memory(text, "x") == size
+
+
+@pytest.mark.parametrize("text", ["1.5g", "lots", "", "-1g", "0m", "12 parsecs", True])
+def test_parse_memory_rejects(text):
+    with pytest.raises(SpecError) as err:
+        parse_memory(text, "taskmanager.memory")
+    assert "taskmanager.memory" in str(err.value)
+
+
+def test_format_memory():
+    assert format_memory(1600 * 2 ** 20) == "1600m"
+    assert format_memory(2 ** 31) == "2g"
+    assert format_memory(1000) == "1000b"
+
+
+def test_versions():
+    assert FlinkVersion("2.2.1").config_file == "config.yaml"
+    assert FlinkVersion("1.20.5").config_file == "flink-conf.yaml"
+    assert FlinkVersion("2.2").same_series("2.2.1")
+    assert not FlinkVersion("2.2").same_series("1.20.1")
+    assert version_from_image("flink:2.2.1-java17") == "2.2.1"
+    assert version_from_image("registry.local:5000/flink:1.20") == "1.20"
+    assert version_from_image("flinkops/flink:1.20.5-java17") == "1.20.5"
+    assert version_from_image("flink:latest") is None
+    for bad in ("two", "1.12.0", "2"):
+        with pytest.raises(SpecError):
+            FlinkVersion(bad)
+
+
+CONFIG = {"execution.checkpointing.interval": "10s", "parallelism.default": 2, "pipeline.auto-watermark-interval": "200 ms",
+          "state.backend.type": "rocksdb", "pipeline.jars": ["file:///a.jar", "file:///b.jar"],
+          "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+          "yes.like.value": "yes", "rest.flamegraph.enabled": True, "env.java.opts.all": "-Dx=1 -Dy=2",
+          "metrics.scope.jm": "<host>.jobmanager", "pipeline.global-job-parameters": {"a": "1", "b": "x"}}
+
+
+def test_render_standard_yaml_parses_back():
+    text = render(CONFIG, FlinkVersion("2.2.1"))
+    data = yaml.safe_load(text)
+    assert data["execution.checkpointing.interval"] == "10s"
+    assert data["parallelism.default"] == 2
+    assert data["pipeline.jars"] == ["file:///a.jar", "file:///b.jar"]
+    assert data["yes.like.value"] == "yes"          # quoted: YAML must not turn it into a boolean
+    assert data["rest.flamegraph.enabled"] is True
+    assert data["env.java.opts.all"] == "-Dx=1 -Dy=2"
+    assert data["metrics.scope.jm"] == "<host>.jobmanager"
+    assert data["pipeline.global-job-parameters"] == {"a": "1", "b": "x"}
+
+
+def test_render_legacy_format():
+    text = render(CONFIG, FlinkVersion("1.20.5"))
+    lines = dict(line.split(": ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert lines["pipeline.jars"] == "file:///a.jar;file:///b.jar"
+    assert lines["rest.flamegraph.enabled"] == "true"
+    assert lines["pipeline.global-job-parameters"] == "a:1,b:x"
+    assert lines["env.java.opts.all"] == "-Dx=1 -Dy=2"
+
+
+def test_render_is_stable():
+    assert render(CONFIG, FlinkVersion("2.2.1")) == render(dict(reversed(list(CONFIG.items()))), FlinkVersion("2.2.1"))
+
+
+def test_properties_refuse_multiline():
+    with pytest.raises(SpecError) as err:
+        render_properties({"a.b": "x\ny"}, FlinkVersion("1.20.5"))
+    assert "flink_config.a.b" in str(err.value)
+
+
+BASE = {"name": "orders", "image": "flink:2.2.1-java17"}
+
+
+def spec(**params):
+    merged = dict(BASE)
+    merged.update(params)
+    return ClusterSpec.from_params(merged)
+
+
+def test_defaults():
+    s = spec()
+    assert str(s.version) == "2.2.1"
+    assert s.tm_replicas == 1 and s.tm_slots == 1
+    assert s.jm_memory == 1600 * 2 ** 20 and s.tm_memory == 1728 * 2 ** 20
+    assert s.network == "flink-orders"
+
+
+@pytest.mark.parametrize("params,option", [
+    ({"name": "Orders_1"}, "name"),
+    ({"name": "a" * 46}, "name"),
+    ({"name": "-x"}, "name"),
+    ({"taskmanager": {"memory": "lots"}}, "taskmanager.memory"),
+    ({"taskmanager": {"slots": 0}}, "taskmanager.slots"),
+    ({"taskmanager": {"replicas": -1}}, "taskmanager.replicas"),
+    ({"jobmanager": {"cpu": 0}}, "jobmanager.cpu"),
+    ({"flink_config": {"state.backend": "rocksdb"}}, "flink_config.state.backend"),
+    ({"flink_config": {"taskmanager.numberOfTaskSlots": 4}}, "flink_config.taskmanager.numberOfTaskSlots"),
+    ({"flink_version": "1.20.5"}, "flink_version"),
+    ({"image": "myflink:latest"}, "flink_version"),
+    ({"env": {"FLINK_PROPERTIES": "x: y"}}, "env.FLINK_PROPERTIES"),
+    ({"conf_dir": "relative/conf"}, "conf_dir"),
+    ({"conf_dir": "/etc/flink", "mounts": [{"target": "/opt/flink/conf", "source": "/x"}]}, "mounts[0].target"),
+    ({"labels": {"org.flinkops.cluster": "x"}}, "labels"),
+    ({"flink_config": {"a": 1}, "flink_config_secrets": {"a": 2}}, "flink_config_secrets"),
+    ({"rest_port": 70000}, "rest_port"),
+])
+def test_bad_input_names_the_option(params, option):
+    with pytest.raises(SpecError) as err:
+        spec(**params)
+    assert err.value.option == option, str(err.value)
+    assert str(err.value).startswith(option)
+
+
+def test_removed_key_is_fine_on_flink_1():
+    s = spec(image="flink:1.20.5-java17", flink_config={"state.backend": "rocksdb"})
+    assert s.flink_config == {"state.backend": "rocksdb"}
+
+
+def test_removed_key_names_replacement():
+    with pytest.raises(SpecError) as err:
+        spec(flink_config={"state.backend": "rocksdb"})
+    assert "state.backend.type" in str(err.value)
+
+
+def test_secrets_masked_in_public_view():
+    s = spec(flink_config_secrets={"s3.secret-key": "hunter2"})
+    assert "hunter2" not in repr(s.public_view())
