@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Build the local Flink images of the test bed (no container registry needed).
+#
+#   testbed/docker/images.sh [VERSION...]     default: all of $FLINKOPS_FLINK_VERSIONS
+#   testbed/docker/images.sh --dist-only [VERSION...]   only the host-side Flink distribution(s)
+#   testbed/docker/images.sh --base-only      only the base image
+#
+# For every VERSION this leaves:
+#   $FLINKOPS_CACHE/flink/VERSION/            a normal FLINK_HOME (bin conf lib opt plugins log) for
+#                                             the host: $FLINKOPS_CACHE/flink/VERSION/bin/flink
+#   $FLINKOPS_CACHE/flink/VERSION.s3/         the S3 plugin jar that goes to /opt/flink/opt/
+#   image $(flink_image VERSION)              e.g. flinkops/flink:2.2.1-java17, laid out like the
+#                                             official `flink` image (see testbed/docker/image/)
+# Steps, each cached:
+#   a) base image flinkops/base:bookworm-jre17: debootstrap --variant=minbase of Debian bookworm with
+#      a JRE 17, imported with `docker import` (rootfs tarball in $FLINKOPS_CACHE/base/)
+#   b) Flink distribution from PyPI: apache-flink (bin/, conf/) and apache-flink-libraries (lib/,
+#      opt/, plugins/, bin/bash-java-utils.jar), downloads in $FLINKOPS_CACHE/downloads/pypi/
+#   c) S3 plugin jar (org.apache.flink:flink-s3-fs-hadoop) from Maven Central with `mvn`
+#   d) docker build FROM the base image; skipped when the image carries the same
+#      org.flinkops.build-hash label.
+# shellcheck source=../lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
+
+IMAGE_SRC="$TESTBED_DIR/docker/image"
+BASE_IMAGE="${FLINKOPS_BASE_IMAGE:-flinkops/base:bookworm-jre17}"
+BASE_SUITE=bookworm
+# What the official image brings besides Flink (eclipse-temurin JRE image + gosu, gettext-base,
+# libsnappy, jemalloc). util-linux (setpriv) and hostname are in minbase already; listed for clarity.
+BASE_PACKAGES="openjdk-17-jre-headless,bash,procps,gettext-base,util-linux,hostname,ca-certificates,curl,netbase,tzdata,libjemalloc2,libsnappy1v5,findutils,gzip,tar,less"
+PYPI_DIR="$FLINKOPS_CACHE/downloads/pypi"
+MAVEN_DIR="$FLINKOPS_CACHE/downloads/maven"
+
+sha() { sha256sum | cut -c1-16; }
+
+debian_mirror() {
+  # First URI of the main (non-security) suite in the apt sources of this machine.
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ]; then
+    awk -v suite="$BASE_SUITE" '
+      /^URIs:/ { uri=$2 }
+      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite && uri != "") { print uri; exit } }
+    ' "$f"
+    return
+  fi
+  awk -v suite="$BASE_SUITE" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list 2>/dev/null
+}
+
+image_label() { # image label -> value (empty if no image / no label)
+  docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true
+}
+
+build_base() {
+  local mirror hash tarball t0=$SECONDS
+  mirror="$(debian_mirror)"
+  [ -n "$mirror" ] || die "no Debian mirror for $BASE_SUITE found in the apt sources"
+  hash="$(printf '%s\n' "$BASE_SUITE" "$BASE_PACKAGES" "minbase" | sha)"
+  if [ "$(image_label "$BASE_IMAGE" org.flinkops.base-hash)" = "$hash" ]; then
+    log "base image $BASE_IMAGE is up to date ($hash)"
+    return 0
+  fi
+  tarball="$FLINKOPS_CACHE/base/$BASE_SUITE-jre17-$hash.tar"
+  if [ ! -s "$tarball" ]; then
+    apt_install debootstrap
+    local root="$FLINKOPS_CACHE/base/rootfs-$hash"
+    rm -rf "$root"
+    mkdir -p "$root"
+    log "debootstrap $BASE_SUITE (minbase + JRE 17) from $mirror"
+    debootstrap --variant=minbase --include="$BASE_PACKAGES" "$BASE_SUITE" "$root" "$mirror" \
+      >"$FLINKOPS_CACHE/base/debootstrap-$hash.log" 2>&1 \
+      || { tail -n 30 "$FLINKOPS_CACHE/base/debootstrap-$hash.log" >&2; die "debootstrap failed"; }
+    # Slim it down: package caches, lists, docs. The image never runs apt itself.
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+      "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+      "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
+    tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$root"
+    log "rootfs tarball $(du -h "$tarball" | cut -f1) in $((SECONDS - t0))s"
+  fi
+  log "docker import $BASE_IMAGE"
+  docker import \
+    -c "ENV LANG=C.UTF-8 JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64" \
+    -c "LABEL org.flinkops.base-hash=$hash" \
+    -c 'CMD ["bash"]' \
+    "$tarball" "$BASE_IMAGE" >/dev/null
+  log "base image $BASE_IMAGE ready in $((SECONDS - t0))s"
+}
+
+pypi_fetch() { # name version -> path of the downloaded file (wheel or sdist), cached
+  local name="$1" ver="$2" norm f
+  norm="${name//-/_}"
+  mkdir -p "$PYPI_DIR"
+  f="$(find "$PYPI_DIR" -maxdepth 1 \( -name "$norm-$ver-*.whl" -o -name "$norm-$ver.tar.gz" \) | sort | head -n1)"
+  if [ -z "$f" ]; then
+    log "pip download $name==$ver"
+    # Pin the wheel tags so the same file comes down whatever python3 this machine has;
+    # bin/ and conf/ are the same in every wheel of a release.
+    python3 -m pip download -q --no-deps -d "$PYPI_DIR" \
+      --python-version 3.11 --implementation cp --platform manylinux2014_x86_64 \
+      "$name==$ver" >&2 || die "pip download $name==$ver failed"
+    f="$(find "$PYPI_DIR" -maxdepth 1 \( -name "$norm-$ver-*.whl" -o -name "$norm-$ver.tar.gz" \) | sort | head -n1)"
+    [ -n "$f" ] || die "pip download $name==$ver left no file in $PYPI_DIR"
+  fi
+  printf '%s\n' "$f"
+}
+
+unpack() { # archive dir
+  mkdir -p "$2"
+  case "$1" in
+    *.whl) python3 -m zipfile -e "$1" "$2" ;;
+    *.tar.gz) tar -xzf "$1" -C "$2" ;;
+    *) die "unknown archive type: $1" ;;
+  esac
+}
+
+build_dist() { # version -> $FLINKOPS_CACHE/flink/V (a FLINK_HOME)
+  local ver="$1" home="$FLINKOPS_CACHE/flink/$1" t0=$SECONDS
+  if [ -f "$home/.flinkops-complete" ]; then
+    log "Flink $ver distribution is cached in $home"
+    return 0
+  fi
+  local pyf lib tmp src_bin src_lib
+  pyf="$(pypi_fetch apache-flink "$ver")"
+  lib="$(pypi_fetch apache-flink-libraries "$ver")"
+  tmp="$(mktemp -d "$FLINKOPS_CACHE/flink/.unpack-$ver.XXXXXX")"
+  unpack "$pyf" "$tmp/a"
+  unpack "$lib" "$tmp/b"
+  # apache-flink has pyflink/bin + pyflink/conf; apache-flink-libraries has lib/ opt/ plugins/ and
+  # bin/bash-java-utils.jar, either as pyflink/ (wheel, 2.x) or as <sdist>/deps/ (sdist, 1.20).
+  src_bin="$(dirname "$(find "$tmp/a" -path '*/bin/flink' -type f | head -n1)")"
+  src_lib="$(dirname "$(find "$tmp/b" -path '*/lib/flink-dist-*.jar' -type f | head -n1)")"
+  [ -d "$src_bin" ] && [ -d "$src_bin/../conf" ] || die "no bin/flink + conf/ in $pyf"
+  [ -d "$src_lib" ] || die "no lib/flink-dist-*.jar in $lib"
+  local new="$tmp/home"
+  mkdir -p "$new/log" "$new/opt" "$new/plugins"
+  cp -a "$src_bin" "$new/bin"
+  cp -a "$src_bin/../conf" "$new/conf"
+  cp -a "$src_lib" "$new/lib"
+  local d
+  for d in opt plugins bin licenses; do
+    [ -d "$src_lib/../$d" ] && cp -a "$src_lib/../$d/." "$new/$d/"
+  done
+  # Python-only helpers of the pip package are of no use in a plain distribution.
+  rm -f "$new"/bin/*.bat "$new"/bin/find-flink-home.sh "$new"/bin/pyflink-shell.sh
+  find "$new/bin" -name '*.sh' -exec chmod 0755 {} +
+  chmod 0755 "$new/bin/flink"
+  for f in "$src_lib"/../../LICENSE "$src_lib"/../../NOTICE "$src_lib"/../LICENSE "$src_lib"/../NOTICE; do
+    [ -f "$f" ] && cp "$f" "$new/"
+  done
+  printf '%s\n' "$ver" >"$new/VERSION"
+  rm -rf "$home"
+  mv "$new" "$home"
+  rm -rf "$tmp"
+  local out
+  out="$("$home/bin/flink" --version 2>&1)" || die "$home/bin/flink --version failed: $out"
+  case "$out" in *"Version: $ver"*) ;; *) die "$home/bin/flink --version says: $out" ;; esac
+  touch "$home/.flinkops-complete"
+  log "Flink $ver distribution in $home ($((SECONDS - t0))s): $(printf '%s' "$out" | tr -s '\n' ' ')"
+}
+
+maven_fetch_range() { # groupId artifactId classifier range outdir -> prints the copied file name
+  # Resolves a version range with mvn (highest available version inside the range wins), so a
+  # repository that lacks the exact patch release still serves the nearest one.
+  local g="$1" a="$2" c="$3" range="$4" out="$5" work
+  work="$(mktemp -d "$MAVEN_DIR/.resolve.XXXXXX")"
+  {
+    printf '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>\n'
+    printf '<groupId>org.flinkops.testbed</groupId><artifactId>fetch</artifactId><version>1</version><packaging>pom</packaging>\n'
+    printf '<dependencies><dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version>' "$g" "$a" "$range"
+    [ -n "$c" ] && printf '<classifier>%s</classifier>' "$c"
+    printf '<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>'
+    printf '</dependency></dependencies></project>\n'
+  } >"$work/pom.xml"
+  if mvn -B -q -f "$work/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+      -DoutputDirectory="$work/out" -DexcludeTransitive=true >"$work/mvn.log" 2>&1; then
+    local f; f="$(find "$work/out" -name '*.jar' | head -n1)"
+    if [ -n "$f" ]; then
+      mkdir -p "$out"; mv "$f" "$out/"; basename "$f"; rm -rf "$work"; return 0
+    fi
+  fi
+  rm -rf "$work"
+  return 1
+}
+
+maven_fetch_nearest() { # groupId artifactId classifier version outdir -> file name
+  # Exact version first, then the newest patch release <= version of the same minor, then the
+  # newest of the same major (older first), then anything newer of the same major.
+  local g="$1" a="$2" c="$3" v="$4" out="$5" major minor r
+  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
+  for r in "[$v]" "[$major.$minor.0,$v]" "[$major.0.0,$v]" "[$v,$((major + 1)).0.0)"; do
+    if maven_fetch_range "$g" "$a" "$c" "$r" "$out"; then return 0; fi
+    log "  $g:$a${c:+:$c} $r: not available"
+  done
+  return 1
+}
+
+fetch_s3() { # version -> $FLINKOPS_CACHE/flink/V.s3/flink-s3-fs-hadoop-*.jar
+  local ver="$1" dir="$FLINKOPS_CACHE/flink/$1.s3"
+  if [ -n "$(find "$dir" -maxdepth 1 -name 'flink-s3-fs-hadoop-*.jar' 2>/dev/null)" ]; then return 0; fi
+  mkdir -p "$MAVEN_DIR"
+  log "mvn: org.apache.flink:flink-s3-fs-hadoop:$ver"
+  local got
+  got="$(maven_fetch_nearest org.apache.flink flink-s3-fs-hadoop "" "$ver" "$dir.tmp")" \
+    || die "flink-s3-fs-hadoop for $ver is not available from Maven Central"
+  [ "$got" = "flink-s3-fs-hadoop-$ver.jar" ] || log "  using $got for Flink $ver (exact version not in the repository)"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+}
+
+build_hash() { # version -> hash of what goes into the image
+  local ver="$1"
+  {
+    printf 'version=%s\nbase=%s\n' "$ver" "$(image_label "$BASE_IMAGE" org.flinkops.base-hash)"
+    cat "$IMAGE_SRC/Dockerfile" "$IMAGE_SRC/docker-entrypoint.sh"
+    ls "$FLINKOPS_CACHE/flink/$ver.s3"
+  } | sha
+}
+
+build_image() { # version
+  local ver="$1" tag hash t0=$SECONDS ctx
+  tag="$(flink_image "$ver")"
+  hash="$(build_hash "$ver")"
+  if [ "$(image_label "$tag" org.flinkops.build-hash)" = "$hash" ]; then
+    log "image $tag is up to date ($hash)"
+    return 0
+  fi
+  ctx="$(mktemp -d "$FLINKOPS_CACHE/flink/.ctx-$ver.XXXXXX")"
+  # Build context: hard links (same filesystem) or copies of the cached distribution.
+  cp -al "$FLINKOPS_CACHE/flink/$ver" "$ctx/flink" 2>/dev/null || cp -a "$FLINKOPS_CACHE/flink/$ver" "$ctx/flink"
+  rm -f "$ctx/flink/.flinkops-complete"
+  cp "$FLINKOPS_CACHE/flink/$ver.s3"/*.jar "$ctx/flink/opt/"
+  # The official image names the jar after the Flink version; ENABLE_BUILT_IN_PLUGINS relies on it.
+  local s3; s3="$(basename "$(ls "$FLINKOPS_CACHE/flink/$ver.s3"/*.jar)")"
+  [ "$s3" = "flink-s3-fs-hadoop-$ver.jar" ] || ln -s "$s3" "$ctx/flink/opt/flink-s3-fs-hadoop-$ver.jar"
+  cp "$IMAGE_SRC/Dockerfile" "$IMAGE_SRC/docker-entrypoint.sh" "$ctx/"
+  log "docker build $tag"
+  if ! DOCKER_BUILDKIT=0 docker build -q -t "$tag" \
+      --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg FLINK_VERSION="$ver" \
+      --label "org.flinkops.build-hash=$hash" "$ctx" >"$ctx.log" 2>&1; then
+    cat "$ctx.log" >&2; rm -rf "$ctx" "$ctx.log"; die "docker build of $tag failed"
+  fi
+  rm -rf "$ctx" "$ctx.log"
+  log "image $tag built in $((SECONDS - t0))s"
+}
+
+main() {
+  local mode=all
+  case "${1:-}" in
+    --base-only) mode=base; shift ;;
+    --dist-only) mode=dist; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+  esac
+  local versions=("$@") t0=$SECONDS
+  [ ${#versions[@]} -gt 0 ] || read -r -a versions <<<"$FLINKOPS_FLINK_VERSIONS"
+  mkdir -p "$FLINKOPS_CACHE/flink"
+  if [ "$mode" = dist ]; then
+    for v in "${versions[@]}"; do build_dist "$v"; done
+    log "done in $((SECONDS - t0))s"; return 0
+  fi
+  "$TESTBED_DIR/docker/engine.sh" up
+  build_base
+  [ "$mode" = base ] && { log "done in $((SECONDS - t0))s"; return 0; }
+  for v in "${versions[@]}"; do
+    build_dist "$v"
+    fetch_s3 "$v"
+    build_image "$v"
+  done
+  log "done in $((SECONDS - t0))s: $(for v in "${versions[@]}"; do printf '%s ' "$(flink_image "$v")"; done)"
+}
+
+main "$@"
