@@ -13,14 +13,17 @@ touched; check mode reports it, a real run applies exactly it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import socket
+import tarfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils import docker_common
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
     APIError, DockerException, ImageNotFound, NotFound, docker_host_address, single_file_tar)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
+    parse_config_file, render, render_properties)
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -73,6 +76,7 @@ class DockerCluster(object):
         self._image_id = None
         self._image_checked = False
         self._opt_jars = None
+        self._image_conf = None
 
     # Names --------------------------------------------------------------------------------------
     def jm_name(self):
@@ -170,6 +174,36 @@ class DockerCluster(object):
         self._image_id = image_id
         self._image_checked = True
         return image_id
+
+    def image_conf(self):
+        """The image's own configuration file: (file name, flat settings). Its defaults (for example the
+        JVM options Java 17 needs) are kept; the module's settings are merged over them."""
+        if self._image_conf is None:
+            try:
+                created = self.api.create_container(self.spec.image, command=["true"], labels={LABEL_MANAGED: MANAGED_BY})
+                try:
+                    stream, _stat = self.api.get_archive(created["Id"], FLINK_HOME + "/conf")
+                    data = b"".join(stream)
+                finally:
+                    self.api.remove_container(created["Id"], force=True)
+            except DockerException as exc:
+                raise BackendError("reading %s/conf of image %s failed: %s" % (FLINK_HOME, self.spec.image,
+                                                                              _short(exc)), option="image")
+            files = {}
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                for member in tar.getmembers():
+                    base = member.name.rsplit("/", 1)[-1]
+                    if member.isfile() and base in ("config.yaml", "flink-conf.yaml"):
+                        files[base] = tar.extractfile(member).read().decode("utf-8", "replace")
+            # Flink 1.19/1.20 still read a flink-conf.yaml when one exists; 2.x read only config.yaml.
+            if "flink-conf.yaml" in files and self.spec.version.major < 2:
+                name = "flink-conf.yaml"
+            elif "config.yaml" in files or self.spec.version.major >= 2:
+                name = "config.yaml"
+            else:
+                name = self.spec.version.config_file
+            self._image_conf = (name, parse_config_file(name, files[name]) if name in files else {})
+        return self._image_conf
 
     def opt_jars(self):
         """Jar names in the image's opt/ directory (what ENABLE_BUILT_IN_PLUGINS can enable)."""
@@ -467,8 +501,11 @@ class DockerCluster(object):
                                             environment=env, labels=labels, ports=ports, host_config=host_config,
                                             networking_config=networking)
         if not spec.conf_dir:
+            file_name, defaults = self.image_conf()
+            merged = dict(defaults)
+            merged.update(settings)
             self.api.put_archive(created["Id"], FLINK_HOME + "/conf",
-                                 single_file_tar(spec.version.config_file, render(settings, spec.version)))
+                                 single_file_tar(file_name, render(merged, file_name == "config.yaml")))
         self.api.start(created["Id"])
 
     # Guard --------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Flink versions and configuration files.
 
-Flink 2.x reads ``conf/config.yaml`` (standard YAML: lists and maps are YAML). Flink 1.19 and 1.20
-still ship ``conf/flink-conf.yaml`` (a flat ``key: value`` file: lists are ``a;b``, maps are
-``k1:v1,k2:v2``), and that is what the official 1.x images read. We render the right one.
+Flink 1.19 introduced ``conf/config.yaml`` (standard YAML: nested keys, lists and maps are YAML) and
+ships it from 1.19 on; Flink 2.x reads nothing else. Before 1.19, and in images that still carry one,
+``conf/flink-conf.yaml`` is a flat ``key: value`` file (lists ``a;b``, maps ``k1:v1,k2:v2``). The image's
+own file decides the format; its defaults (for example the JVM options Java 17 needs) are kept and the
+module's settings are merged over them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import re
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.removed_keys import REMOVED_IN_2
+from ansible_collections.flinkops.flink.plugins.module_utils.removed_keys import DEPRECATED_IN_2, REMOVED_IN_2
 
 MIN_VERSION = (1, 18)
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
@@ -44,11 +46,12 @@ class FlinkVersion(object):
 
     @property
     def config_file(self):
-        return "config.yaml" if self.major >= 2 else "flink-conf.yaml"
+        """The file name a distribution of this version ships."""
+        return "config.yaml" if (self.major, self.minor) >= (1, 19) else "flink-conf.yaml"
 
     @property
     def standard_yaml(self):
-        return self.major >= 2
+        return (self.major, self.minor) >= (1, 19)
 
     def same_series(self, other_text):
         """True when ``other_text`` (as reported by Flink) is of the same MAJOR.MINOR."""
@@ -71,7 +74,9 @@ def version_from_image(image):
 
 
 def check_keys(config, version, option="flink_config"):
-    """Validate configuration keys: syntax, and keys that Flink 2.x removed."""
+    """Validate configuration keys: syntax, and keys that Flink 2.x removed. Returns warnings for keys
+    that Flink 2.x still reads but deprecates."""
+    warnings = []
     for key in config:
         if not isinstance(key, str) or not _KEY_RE.match(key):
             raise SpecError("%r is not a valid configuration key" % (key,), option=option,
@@ -82,6 +87,10 @@ def check_keys(config, version, option="flink_config"):
                 "Remove it; see the Flink 2.0 release notes for what replaces it"
             raise SpecError("key %r was removed in Flink 2.0 and Flink %s ignores it" % (key, version),
                             option="%s.%s" % (option, key), hint=hint)
+        if version.major >= 2 and key in DEPRECATED_IN_2:
+            warnings.append("%s.%s: key %r is deprecated in Flink %s; use %s" % (
+                option, key, key, version, DEPRECATED_IN_2[key]))
+    return warnings
 
 
 def _scalar(value):
@@ -122,12 +131,40 @@ def _yaml_value(value):
     return json.dumps(text)
 
 
-def render(config, version):
-    """Render a configuration file for ``version`` from a flat dict; keys sorted for stable hashes."""
+def flatten(data, prefix=""):
+    """Flatten nested YAML maps into Flink's dotted keys."""
+    flat = {}
+    for key, value in (data or {}).items():
+        name = "%s.%s" % (prefix, key) if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def parse_config_file(file_name, text):
+    """Parse an image's configuration file into a flat dict (what Flink would read)."""
+    if file_name == "config.yaml":
+        import yaml  # ansible-core requires PyYAML; imported late so module_utils load without it
+        return flatten(yaml.safe_load(text) or {})
+    flat = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        flat[key.strip()] = value.strip()
+    return flat
+
+
+def render(config, standard_yaml):
+    """Render a configuration file from a flat dict, in standard YAML (config.yaml) or the legacy
+    flink-conf.yaml format; keys sorted so the same settings always give the same file."""
     lines = ["# Rendered by flinkops.flink; changes here are replaced on the next run."]
     for key in sorted(config):
         value = config[key]
-        if version.standard_yaml:
+        if standard_yaml:
             lines.append("%s: %s" % (key, _yaml_value(value)))
         else:
             lines.append("%s: %s" % (key, _legacy_value(key, value)))

@@ -25,6 +25,8 @@ def run_cluster(module, platform_cls):
     result = {"changed": False, "actions": [], "changes": []}
     try:
         spec = ClusterSpec.from_params(params, require_image=state != "absent")
+        for warning in spec.warnings:
+            module.warn(warning)
         cluster = platform_cls(module, spec)
         actual = cluster.read()
         if state != "absent":

@@ -87,6 +87,7 @@ class ClusterSpec(object):
         self.network = None
         self.labels = {}
         self.restart_policy = "unless-stopped"
+        self.warnings = []
 
     @classmethod
     def from_params(cls, params, require_image=True):
@@ -136,7 +137,7 @@ class ClusterSpec(object):
         spec.secret_config = dict(params.get("flink_config_secrets") or {})
         for option, config in (("flink_config", spec.flink_config), ("flink_config_secrets", spec.secret_config)):
             if spec.version is not None:
-                check_keys(config, spec.version, option=option)
+                spec.warnings.extend(check_keys(config, spec.version, option=option))
             for key in config:
                 if key in MANAGED_KEYS:
                     raise SpecError("key %r conflicts with the option %s" % (key, MANAGED_KEYS[key]),

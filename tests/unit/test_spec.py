@@ -7,7 +7,7 @@ import yaml
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
-    FlinkVersion, render, render_properties, version_from_image)
+    FlinkVersion, parse_config_file, render, render_properties, version_from_image)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory, parse_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
@@ -35,7 +35,8 @@ def test_format_memory():
 
 def test_versions():
     assert FlinkVersion("2.2.1").config_file == "config.yaml"
-    assert FlinkVersion("1.20.5").config_file == "flink-conf.yaml"
+    assert FlinkVersion("1.20.5").config_file == "config.yaml"
+    assert FlinkVersion("1.18.1").config_file == "flink-conf.yaml"
     assert FlinkVersion("2.2").same_series("2.2.1")
     assert not FlinkVersion("2.2").same_series("1.20.1")
     assert version_from_image("flink:2.2.1-java17") == "2.2.1"
@@ -55,7 +56,7 @@ CONFIG = {"execution.checkpointing.interval": "10s", "parallelism.default": 2, "
 
 
 def test_render_standard_yaml_parses_back():
-    text = render(CONFIG, FlinkVersion("2.2.1"))
+    text = render(CONFIG, True)
     data = yaml.safe_load(text)
     assert data["execution.checkpointing.interval"] == "10s"
     assert data["parallelism.default"] == 2
@@ -68,7 +69,7 @@ def test_render_standard_yaml_parses_back():
 
 
 def test_render_legacy_format():
-    text = render(CONFIG, FlinkVersion("1.20.5"))
+    text = render(CONFIG, False)
     lines = dict(line.split(": ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert lines["pipeline.jars"] == "file:///a.jar;file:///b.jar"
     assert lines["rest.flamegraph.enabled"] == "true"
@@ -77,13 +78,21 @@ def test_render_legacy_format():
 
 
 def test_render_is_stable():
-    assert render(CONFIG, FlinkVersion("2.2.1")) == render(dict(reversed(list(CONFIG.items()))), FlinkVersion("2.2.1"))
+    assert render(CONFIG, True) == render(dict(reversed(list(CONFIG.items()))), True)
+
+
+def test_parse_nested_config_yaml():
+    text = "env:\n  java:\n    opts:\n      all: --add-opens=x\ntaskmanager:\n  numberOfTaskSlots: 1\n"
+    assert parse_config_file("config.yaml", text) == {"env.java.opts.all": "--add-opens=x", "taskmanager.numberOfTaskSlots": 1}
+    assert parse_config_file("flink-conf.yaml", "# c\na.b: 1\nc: x:y\n") == {"a.b": "1", "c": "x:y"}
 
 
 def test_properties_refuse_multiline():
     with pytest.raises(SpecError) as err:
-        render_properties({"a.b": "x\ny"}, FlinkVersion("1.20.5"))
+        render_properties({"a.b": "x\ny"}, FlinkVersion("1.18.1"))
     assert "flink_config.a.b" in str(err.value)
+    # Standard YAML (1.19+) escapes it on one line.
+    assert render_properties({"a.b": "x\ny"}, FlinkVersion("2.2.1")) == 'a.b: "x\\ny"'
 
 
 BASE = {"name": "orders", "image": "flink:2.2.1-java17"}
@@ -111,7 +120,7 @@ def test_defaults():
     ({"taskmanager": {"slots": 0}}, "taskmanager.slots"),
     ({"taskmanager": {"replicas": -1}}, "taskmanager.replicas"),
     ({"jobmanager": {"cpu": 0}}, "jobmanager.cpu"),
-    ({"flink_config": {"state.backend": "rocksdb"}}, "flink_config.state.backend"),
+    ({"flink_config": {"taskmanager.heap.size": "1g"}}, "flink_config.taskmanager.heap.size"),
     ({"flink_config": {"taskmanager.numberOfTaskSlots": 4}}, "flink_config.taskmanager.numberOfTaskSlots"),
     ({"flink_version": "1.20.5"}, "flink_version"),
     ({"image": "myflink:latest"}, "flink_version"),
@@ -130,14 +139,19 @@ def test_bad_input_names_the_option(params, option):
 
 
 def test_removed_key_is_fine_on_flink_1():
-    s = spec(image="flink:1.20.5-java17", flink_config={"state.backend": "rocksdb"})
-    assert s.flink_config == {"state.backend": "rocksdb"}
+    s = spec(image="flink:1.20.5-java17", flink_config={"taskmanager.heap.size": "1g"})
+    assert s.flink_config == {"taskmanager.heap.size": "1g"} and s.warnings == []
 
 
 def test_removed_key_names_replacement():
     with pytest.raises(SpecError) as err:
-        spec(flink_config={"state.backend": "rocksdb"})
-    assert "state.backend.type" in str(err.value)
+        spec(flink_config={"state.backend.rocksdb.checkpointdir": "/tmp/x"})
+    assert "state.backend.rocksdb.localdir" in str(err.value)
+
+
+def test_deprecated_key_warns_on_flink_2():
+    s = spec(flink_config={"state.backend": "rocksdb"})
+    assert s.warnings and "state.backend.type" in s.warnings[0]
 
 
 def test_secrets_masked_in_public_view():

@@ -1,0 +1,165 @@
+"""flink_session on the real Docker engine with real Flink: deploy, idempotency, check/diff mode, scaling,
+configuration through REST, a job from the real Flink client, removal."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests.integration.docker.conftest import examples_jar, flink_run
+from tests.lib.ansible import run_playbook
+
+pytestmark = [pytest.mark.docker]
+
+SMALL = {"jobmanager": {"memory": "1024m"}, "taskmanager": {"memory": "1152m", "replicas": 2, "slots": 2}}
+
+
+def session_task(name, image, port, **overrides):
+    args = {"name": name, "image": image, "rest_port": port, "wait_timeout": 240,
+            "flink_config": {"execution.checkpointing.interval": "7s", "pipeline.max-parallelism": 64}}
+    args.update(json.loads(json.dumps(SMALL)))
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(args.get(key), dict):
+            args[key] = dict(args[key], **value)
+        else:
+            args[key] = value
+    return {"name": "session", "flinkops.flink.flink_session": args, "register": "out"}
+
+
+def play(collections_path, task, **kwargs):
+    result = run_playbook(collections_path, tasks=[task], **kwargs)
+    return result
+
+
+def ok(collections_path, task, **kwargs):
+    result = play(collections_path, task, **kwargs)
+    assert result.rc == 0, result
+    return result.task("session")
+
+
+def rest(url, path):
+    with urllib.request.urlopen(url + path, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def containers(docker_client, name):
+    found = docker_client.containers.list(all=True, filters={"label": "org.flinkops.cluster=%s" % name})
+    return dict((c.name, c) for c in found)
+
+
+def test_session_lifecycle(collections_path, docker_client, cluster_name, image, flink_version, port):
+    task = session_task(cluster_name, image, port)
+
+    # Check mode on nothing: predicts network + JobManager + 2 TaskManagers, creates nothing.
+    predicted = ok(collections_path, task, check=True, diff=True)
+    assert predicted["changed"] is True
+    assert [(a["action"], a["target"]) for a in predicted["actions"]] == [
+        ("create", "network flink-%s" % cluster_name), ("create", "%s-jobmanager" % cluster_name),
+        ("create", "%s-taskmanager-1" % cluster_name), ("create", "%s-taskmanager-2" % cluster_name)]
+    assert predicted["diff"]["before"] == {}
+    assert predicted["diff"]["after"]["taskmanager"]["replicas"] == 2
+    assert containers(docker_client, cluster_name) == {}
+
+    # Real run applies exactly the prediction and waits for 2 TaskManagers with 2 slots each.
+    deployed = ok(collections_path, task)
+    assert deployed["changed"] is True
+    assert deployed["actions"] == predicted["actions"]
+    assert deployed["rest_url"] == "http://127.0.0.1:%d" % port
+    assert deployed["flink_version"] == flink_version
+    assert sorted(tm["id"] for tm in deployed["taskmanagers"]) == [
+        "%s-taskmanager-1" % cluster_name, "%s-taskmanager-2" % cluster_name]
+    assert all(tm["slots"] == 2 for tm in deployed["taskmanagers"])
+    assert deployed["slots_total"] == 4
+    overview = rest(deployed["rest_url"], "/overview")
+    assert overview["taskmanagers"] == 2 and overview["slots-total"] == 4
+
+    # The configuration is what Flink really runs with.
+    config = dict((i["key"], i["value"]) for i in rest(deployed["rest_url"], "/jobmanager/config"))
+    assert config["execution.checkpointing.interval"] == "7s"
+    assert config["pipeline.max-parallelism"] == "64"
+    assert config["jobmanager.memory.process.size"] in ("1073741824b", "1024m", "1 gb", "1073741824 bytes")
+    jm_id = containers(docker_client, cluster_name)["%s-jobmanager" % cluster_name].id
+
+    # Second run: nothing to do.
+    again = ok(collections_path, task)
+    assert again["changed"] is False and again["actions"] == []
+
+    # Scale 2 -> 3: check mode predicts one new TaskManager, the real run does exactly that.
+    task3 = session_task(cluster_name, image, port, taskmanager={"replicas": 3})
+    predicted = ok(collections_path, task3, check=True)
+    assert [(a["action"], a["target"]) for a in predicted["actions"]] == [("create", "%s-taskmanager-3" % cluster_name)]
+    scaled = ok(collections_path, task3)
+    assert scaled["actions"] == predicted["actions"]
+    assert len(scaled["taskmanagers"]) == 3 and scaled["slots_total"] == 6
+    assert containers(docker_client, cluster_name)["%s-jobmanager" % cluster_name].id == jm_id
+
+    # Scale 3 -> 1: the two highest TaskManagers go, the JobManager stays, exactly 1 remains registered.
+    task1 = session_task(cluster_name, image, port, taskmanager={"replicas": 1})
+    predicted = ok(collections_path, task1, check=True)
+    assert sorted((a["action"], a["target"]) for a in predicted["actions"]) == [
+        ("remove", "%s-taskmanager-2" % cluster_name), ("remove", "%s-taskmanager-3" % cluster_name)]
+    scaled = ok(collections_path, task1)
+    assert [tm["id"] for tm in scaled["taskmanagers"]] == ["%s-taskmanager-1" % cluster_name]
+    assert rest(scaled["rest_url"], "/overview")["taskmanagers"] == 1
+    now = containers(docker_client, cluster_name)
+    assert sorted(now) == ["%s-jobmanager" % cluster_name, "%s-taskmanager-1" % cluster_name]
+    assert now["%s-jobmanager" % cluster_name].id == jm_id
+
+    # A job submitted with the real Flink client runs on the cluster and finishes.
+    submitted = flink_run(flink_version, port, "-c", "org.flinkops.examples.BoundedCounter", examples_jar(flink_version))
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    jobs = rest(scaled["rest_url"], "/jobs/overview")["jobs"]
+    assert [j["state"] for j in jobs] == ["FINISHED"], jobs
+
+    # Removal leaves no container and no network behind; a second removal changes nothing.
+    absent = {"name": "session", "flinkops.flink.flink_session": {"name": cluster_name, "state": "absent"},
+              "register": "out"}
+    predicted = ok(collections_path, absent, check=True)
+    assert predicted["changed"] is True
+    assert len(containers(docker_client, cluster_name)) == 2
+    removed = ok(collections_path, absent)
+    assert removed["actions"] == predicted["actions"]
+    assert containers(docker_client, cluster_name) == {}
+    assert docker_client.networks.list(names=["flink-%s" % cluster_name]) == []
+    assert ok(collections_path, absent)["changed"] is False
+
+
+def test_streaming_job_and_running_job_guard(collections_path, docker_client, cluster_name, default_image, port):
+    """A running job is not disrupted by a spec change unless the user says so; nothing is touched."""
+    version = default_image.split(":")[1].split("-")[0]
+    task = session_task(cluster_name, default_image, port, taskmanager={"replicas": 1})
+    deployed = ok(collections_path, task)
+    submitted = flink_run(version, port, "-d", "-c", "org.flinkops.examples.StatefulCounter", examples_jar(version),
+                          "--rate", "5")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        jobs = rest(deployed["rest_url"], "/jobs/overview")["jobs"]
+        if jobs and jobs[0]["state"] == "RUNNING":
+            break
+        time.sleep(1)
+    assert jobs[0]["state"] == "RUNNING", jobs
+    before = dict((n, c.id) for n, c in containers(docker_client, cluster_name).items())
+
+    changed = session_task(cluster_name, default_image, port, taskmanager={"replicas": 1},
+                           flink_config={"execution.checkpointing.interval": "9s"})
+    refused = play(collections_path, changed)
+    assert refused.rc != 0
+    out = refused.task("session")
+    assert "disrupt_running_jobs" in out["msg"] and jobs[0]["jid"] in out["msg"], out["msg"]
+    assert dict((n, c.id) for n, c in containers(docker_client, cluster_name).items()) == before
+    assert rest(deployed["rest_url"], "/jobs/overview")["jobs"][0]["state"] == "RUNNING"
+
+    # Scaling up disrupts nothing and is allowed while the job runs.
+    up = ok(collections_path, session_task(cluster_name, default_image, port, taskmanager={"replicas": 2}))
+    assert [a["action"] for a in up["actions"]] == ["create"]
+
+    forced = dict(changed)
+    forced["flinkops.flink.flink_session"] = dict(changed["flinkops.flink.flink_session"], disrupt_running_jobs=True)
+    done = ok(collections_path, forced)
+    assert sorted(a["action"] for a in done["actions"]) == ["recreate", "recreate", "remove"]
+    config = dict((i["key"], i["value"]) for i in rest(done["rest_url"], "/jobmanager/config"))
+    assert config["execution.checkpointing.interval"] == "9s"

@@ -1,0 +1,182 @@
+"""Fixtures for the Kubernetes platform: the real single-node cluster of testbed/kubernetes/.
+
+The session fixture ``k8s`` makes sure our Flink images exist (testbed/docker/images.sh), starts the
+cluster with ``testbed/kubernetes/cluster.sh up`` (which also copies the images into the cluster's
+containerd) and stops it again at the end if it was not running before (FLINKOPS_K8S_KEEP=1 keeps
+it). Tests talk to it with kubectl, the Flink client and the kubernetes Python SDK: no mocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import CACHE, FLINK_DEFAULT, FLINK_VERSIONS, REPO, flink_image
+
+CLUSTER_SH = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
+NETTOOL_IMAGE = "flinkops/nettool:1"
+
+
+def _sh(*cmd, timeout=None):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+
+
+def _cluster_settings():
+    """K8S_* settings as cluster.sh sees them (env.sh after lib.sh)."""
+    script = ('source "%s/testbed/lib.sh"; source "%s/testbed/kubernetes/env.sh"; '
+              'for v in K8S_VERSION K8S_BIN_DIR K8S_KUBECONFIG K8S_STATE K8S_NODE_IP K8S_API_PORT '
+              'K8S_NODE_NAME K8S_KUBERNETES_SVC_IP K8S_DNS_IP; do echo "$v=${!v}"; done') % (REPO, REPO)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+class K8s:
+    """The running cluster, as the tests see it."""
+
+    def __init__(self, settings):
+        self.version = settings["K8S_VERSION"]
+        self.bin_dir = settings["K8S_BIN_DIR"]
+        self.kubeconfig = settings["K8S_KUBECONFIG"]
+        self.ca_file = os.path.join(settings["K8S_STATE"], "pki", "ca.crt")
+        self.node_ip = settings["K8S_NODE_IP"]
+        self.node_name = settings["K8S_NODE_NAME"]
+        self.server = "https://%s:%s" % (settings["K8S_NODE_IP"], settings["K8S_API_PORT"])
+        self.kubernetes_service_ip = settings["K8S_KUBERNETES_SVC_IP"]
+        self.dns_ip = settings["K8S_DNS_IP"]
+        self.kubectl_bin = os.path.join(self.bin_dir, "kubectl")
+        self.env = dict(os.environ, KUBECONFIG=self.kubeconfig,
+                        PATH=self.bin_dir + os.pathsep + os.environ.get("PATH", ""))
+
+    def kubectl(self, *args, check=True, input=None, timeout=120, kubeconfig=None):
+        cmd = [self.kubectl_bin, "--kubeconfig", kubeconfig or self.kubeconfig] + list(args)
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout,
+                                                             proc.stderr))
+        return proc
+
+    def json(self, *args):
+        return json.loads(self.kubectl(*(list(args) + ["-o", "json"])).stdout)
+
+    def apply(self, manifest, namespace=None):
+        args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
+        return self.kubectl(*args, input=manifest)
+
+    def wait(self, what, condition, namespace, timeout=120):
+        self.kubectl("wait", what, "--for=" + condition, "-n", namespace, "--timeout=%ds" % timeout,
+                     timeout=timeout + 30)
+
+    def exec(self, namespace, pod, *cmd, check=False, timeout=60):
+        return self.kubectl("exec", "-n", namespace, pod, "--", *cmd, check=check, timeout=timeout)
+
+    def sdk(self):
+        """A CoreV1Api of the kubernetes Python SDK, configured with the cluster's kubeconfig."""
+        kubernetes = pytest.importorskip("kubernetes")
+        client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
+        return kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client)
+
+
+def _ensure_flink_images():
+    """Docker engine and our Flink images: the images go from Docker into the cluster's containerd."""
+    for script, args in (("engine.sh", ["up"]), ("images.sh", [])):
+        path = os.path.join(REPO, "testbed", "docker", script)
+        if not os.path.exists(path):
+            pytest.fail("%s is missing: the Kubernetes tests need the Flink images it provides" % path)
+        proc = _sh("bash", path, *args)
+        if proc.returncode != 0:
+            pytest.fail("%s %s failed:\n%s" % (path, " ".join(args), proc.stderr[-4000:]))
+
+
+@pytest.fixture(scope="session")
+def k8s():
+    was_up = _sh("bash", CLUSTER_SH, "status", timeout=60).returncode == 0
+    _ensure_flink_images()
+    t0 = time.monotonic()
+    proc = _sh("bash", CLUSTER_SH, "up")
+    if proc.returncode != 0:
+        pytest.fail("cluster.sh up failed:\n%s" % proc.stderr[-6000:])
+    print("cluster.sh up took %.1fs:\n%s" % (time.monotonic() - t0, proc.stderr))
+    cluster = K8s(_cluster_settings())
+    yield cluster
+    if not was_up and os.environ.get("FLINKOPS_K8S_KEEP") != "1":
+        _sh("bash", CLUSTER_SH, "down", timeout=300)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(k8s):
+    """Path of the cluster's admin kubeconfig."""
+    return k8s.kubeconfig
+
+
+def _new_namespace(k8s, prefix):
+    name = "%s-%s" % (prefix, secrets.token_hex(3))
+    k8s.kubectl("create", "namespace", name)
+    # Pods are refused until the ServiceAccount controller has made `default` in the namespace.
+    deadline = time.monotonic() + 60
+    while k8s.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "no default ServiceAccount in namespace %s" % name
+        time.sleep(0.5)
+    return name
+
+
+@pytest.fixture
+def namespace(k8s, request):
+    """A fresh namespace, deleted (without waiting) after the test."""
+    prefix = "t-" + request.node.name.split("[")[0].replace("test_", "")[:20].replace("_", "-").rstrip("-")
+    name = _new_namespace(k8s, prefix)
+    yield name
+    k8s.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def new_namespace(k8s):
+    """Factory for further namespaces in one test."""
+    made = []
+
+    def make(prefix="t-extra"):
+        made.append(_new_namespace(k8s, prefix))
+        return made[-1]
+
+    yield make
+    for name in made:
+        k8s.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def pod_manifest(name, image, args, service_account=None, labels=None):
+    spec = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{
+            "name": "main", "image": image, "imagePullPolicy": "Never", "args": list(args),
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+        }],
+    }
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": name, "labels": labels or {"app": name}}, "spec": spec})
+
+
+@pytest.fixture(scope="session")
+def flink_dist():
+    """Host-side Flink client distributions and the example jars (built by the other test-bed scripts)."""
+    dists = {v: os.path.join(CACHE, "flink", v) for v in FLINK_VERSIONS}
+    missing = [v for v, d in dists.items() if not os.path.exists(os.path.join(d, "bin", "kubernetes-session.sh"))]
+    if missing:
+        proc = _sh("bash", os.path.join(REPO, "testbed", "docker", "images.sh"), "--dist-only", *missing)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    jars = os.path.join(REPO, "testbed", "jobs", "build.sh")
+    if not all(os.path.exists(os.path.join(CACHE, "jobs", v, "flinkops-examples.jar")) for v in FLINK_VERSIONS):
+        if not os.path.exists(jars):
+            pytest.fail("%s is missing: the native-session test needs the example jars" % jars)
+        proc = _sh("bash", jars)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    return dists
+
+
+__all__ = ["FLINK_DEFAULT", "FLINK_VERSIONS", "NETTOOL_IMAGE", "flink_image", "pod_manifest"]
