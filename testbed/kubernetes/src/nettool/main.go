@@ -1,0 +1,91 @@
+// nettool: a tiny static program for the cluster's network tests.
+//
+//	nettool serve PORT          answer HTTP GET with "flinkops-echo <hostname>"
+//	nettool dns NAME            resolve NAME with the pod's resolver, print the addresses
+//	nettool get URL             HTTP GET, print status and body (exit 1 unless 200)
+//	nettool api PATH            GET https://kubernetes.default.svc<PATH> with the pod's
+//	                            service-account token and CA; print status and body
+//	nettool sleep               sleep until killed
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const saDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+func die(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", a...)
+	os.Exit(1)
+}
+
+func show(resp *http.Response, err error) {
+	if err != nil {
+		die("request failed: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	fmt.Printf("status %d\n%s\n", resp.StatusCode, body)
+	if resp.StatusCode != 200 {
+		os.Exit(1)
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		die("usage: nettool serve PORT | dns NAME | get URL | api PATH | sleep")
+	}
+	switch os.Args[1] {
+	case "serve":
+		host, _ := os.Hostname()
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "flinkops-echo %s\n", host)
+		})
+		die("%v", http.ListenAndServe(":"+os.Args[2], nil))
+	case "dns":
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		addrs, err := net.DefaultResolver.LookupHost(ctx, os.Args[2])
+		if err != nil {
+			die("lookup %s: %v", os.Args[2], err)
+		}
+		for _, a := range addrs {
+			fmt.Println(a)
+		}
+	case "get":
+		c := &http.Client{Timeout: 10 * time.Second}
+		show(c.Get(os.Args[2]))
+	case "api":
+		token, err := os.ReadFile(saDir + "/token")
+		if err != nil {
+			die("no service-account token: %v", err)
+		}
+		ca, err := os.ReadFile(saDir + "/ca.crt")
+		if err != nil {
+			die("no service-account CA: %v", err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		req, _ := http.NewRequest("GET", "https://kubernetes.default.svc"+os.Args[2], nil)
+		req.Header.Set("Authorization", "Bearer "+string(token))
+		show(c.Do(req))
+	case "sleep":
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		<-sigs
+	default:
+		die("unknown command %q", os.Args[1])
+	}
+}

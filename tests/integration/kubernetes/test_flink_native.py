@@ -1,0 +1,139 @@
+"""Flink's own native Kubernetes session on the test cluster, driven by the Flink client from PyPI.
+
+The client's kubernetes-session.sh creates the JobManager Deployment; the JobManager (with the
+service account and role binding the Flink docs describe) creates TaskManager pods itself when a
+job needs slots; `flink run --target kubernetes-session` submits a job; deleting the JobManager
+Deployment removes everything else through owner references.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import CACHE
+from tests.integration.kubernetes.conftest import FLINK_DEFAULT, flink_image
+
+pytestmark = pytest.mark.kubernetes
+
+VERSION = os.environ.get("FLINKOPS_K8S_NATIVE_VERSION", FLINK_DEFAULT)
+CLUSTER_ID = "native-session"
+
+
+def flink_options(k8s, namespace):
+    """-D options: small enough that a JobManager and two TaskManagers fit on 2 cores."""
+    opts = {
+        "kubernetes.cluster-id": CLUSTER_ID,
+        "kubernetes.namespace": namespace,
+        "kubernetes.config.file": k8s.kubeconfig,
+        "kubernetes.service-account": "flink-service-account",
+        "kubernetes.container.image.ref": flink_image(VERSION),
+        # The images exist only in the node's containerd: never pull.
+        "kubernetes.container.image.pull-policy": "Never",
+        # Reached from this host at the node address + node port.
+        "kubernetes.rest-service.exposed.type": "NodePort",
+        "kubernetes.jobmanager.cpu.amount": "0.25",
+        "kubernetes.taskmanager.cpu.amount": "0.25",
+        # Requests stay small, limits let the JVMs start in reasonable time.
+        "kubernetes.jobmanager.cpu.limit-factor": "8",
+        "kubernetes.taskmanager.cpu.limit-factor": "8",
+        "jobmanager.memory.process.size": "1024m",
+        "taskmanager.memory.process.size": "1200m",
+        "taskmanager.memory.managed.fraction": "0.1",
+        "taskmanager.numberOfTaskSlots": "1",
+        # Keep idle TaskManagers so that the test can look at them after the job finished.
+        "resourcemanager.taskmanager-timeout": "600000",
+    }
+    return ["-D%s=%s" % kv for kv in opts.items()]
+
+
+def run_client(k8s, dist, *args, timeout=300):
+    env = dict(k8s.env, FLINK_HOME=dist)
+    env.pop("FLINK_CONF_DIR", None)
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=dist)
+
+
+def rest(base, path):
+    with urllib.request.urlopen(base + path, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def labelled(k8s, kind, namespace, selector):
+    return k8s.json("get", kind, "-n", namespace, "-l", selector)["items"]
+
+
+def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_dist):
+    dist = flink_dist[VERSION]
+    jar = os.path.join(CACHE, "jobs", VERSION, "flinkops-examples.jar")
+    assert os.path.exists(jar), jar
+    # Service account and role binding as in Flink's "Native Kubernetes" docs (RBAC section),
+    # bound in the session's namespace.
+    k8s.kubectl("create", "serviceaccount", "flink-service-account", "-n", namespace)
+    k8s.kubectl("create", "rolebinding", "flink-role-binding-flink", "--clusterrole=edit",
+                "--serviceaccount=%s:flink-service-account" % namespace, "-n", namespace)
+
+    opts = flink_options(k8s, namespace)
+    res = run_client(k8s, dist, os.path.join(dist, "bin", "kubernetes-session.sh"), *opts, timeout=180)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    k8s.kubectl("rollout", "status", "deployment/%s" % CLUSTER_ID, "-n", namespace, "--timeout=240s",
+                timeout=270)
+    app = "app=%s" % CLUSTER_ID
+    assert [p["metadata"]["name"] for p in labelled(k8s, "pods", namespace, app + ",component=taskmanager")] == []
+
+    node_port = k8s.json("get", "service", "%s-rest" % CLUSTER_ID, "-n", namespace)["spec"]["ports"][0]["nodePort"]
+    base = "http://%s:%d" % (k8s.node_ip, node_port)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            rest(base, "/overview")
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "Flink REST at %s did not answer" % base
+            time.sleep(2)
+
+    # Parallelism 2 with one slot per TaskManager: the JobManager must start two TaskManager pods.
+    res = run_client(k8s, dist, os.path.join(dist, "bin", "flink"), "run", "--target", "kubernetes-session",
+                     *opts, "-p", "2", "-c", "org.flinkops.examples.BoundedCounter", jar, timeout=420)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    assert "Job has been submitted with JobID" in res.stdout, res.stdout[-4000:]
+
+    jobs = rest(base, "/jobs/overview")["jobs"]
+    assert [j["state"] for j in jobs] == ["FINISHED"], jobs
+    tms = rest(base, "/taskmanagers")["taskmanagers"]
+    assert len(tms) == 2, tms
+    tm_pods = labelled(k8s, "pods", namespace, app + ",component=taskmanager")
+    assert len(tm_pods) == 2
+    assert {p["status"]["phase"] for p in tm_pods} == {"Running"}
+    assert {p["spec"]["containers"][0]["image"] for p in tm_pods} == {flink_image(VERSION)}
+    # TaskManager ids are their pod names.
+    assert sorted(tm["id"] for tm in tms) == sorted(p["metadata"]["name"] for p in tm_pods)
+
+    # Everything the session made is owned by the JobManager Deployment ...
+    deployment = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)
+    uid = deployment["metadata"]["uid"]
+    owned = {}
+    for kind in ("configmaps", "services"):
+        owned[kind] = labelled(k8s, kind, namespace, app)
+        assert owned[kind], "no %s labelled %s" % (kind, app)
+    owned["taskmanager pods"] = tm_pods
+    for kind, items in owned.items():
+        for item in items:
+            refs = item["metadata"].get("ownerReferences") or []
+            assert [(r["kind"], r["uid"]) for r in refs] == [("Deployment", uid)], (kind, item["metadata"])
+
+    # ... so deleting it removes them: the garbage collector, not Flink, does that.
+    k8s.kubectl("delete", "deployment", CLUSTER_ID, "-n", namespace)
+    deadline = time.monotonic() + 180
+    left = None
+    while time.monotonic() < deadline:
+        left = {kind: [i["metadata"]["name"] for i in labelled(k8s, kind, namespace, app)]
+                for kind in ("pods", "configmaps", "services", "replicasets")}
+        if not any(left.values()):
+            break
+        time.sleep(2)
+    assert not any(left.values()), "left after deleting the JobManager deployment: %s" % left
