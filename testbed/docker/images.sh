@@ -29,7 +29,8 @@ BASE_SUITE=bookworm
 # libsnappy, jemalloc). util-linux (setpriv) and hostname are in minbase already; listed for clarity.
 BASE_PACKAGES="openjdk-17-jre-headless,bash,procps,gettext-base,util-linux,hostname,ca-certificates,curl,netbase,tzdata,libjemalloc2,libsnappy1v5,findutils,gzip,tar,less"
 PYPI_DIR="$FLINKOPS_CACHE/downloads/pypi"
-MAVEN_DIR="$FLINKOPS_CACHE/downloads/maven"
+# shellcheck source=maven.sh
+. "$TESTBED_DIR/docker/maven.sh"
 
 sha() { sha256sum | cut -c1-16; }
 
@@ -159,47 +160,10 @@ build_dist() { # version -> $FLINKOPS_CACHE/flink/V (a FLINK_HOME)
   log "Flink $ver distribution in $home ($((SECONDS - t0))s): $(printf '%s' "$out" | tr -s '\n' ' ')"
 }
 
-maven_fetch_range() { # groupId artifactId classifier range outdir -> prints the copied file name
-  # Resolves a version range with mvn (highest available version inside the range wins), so a
-  # repository that lacks the exact patch release still serves the nearest one.
-  local g="$1" a="$2" c="$3" range="$4" out="$5" work
-  work="$(mktemp -d "$MAVEN_DIR/.resolve.XXXXXX")"
-  {
-    printf '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>\n'
-    printf '<groupId>org.flinkops.testbed</groupId><artifactId>fetch</artifactId><version>1</version><packaging>pom</packaging>\n'
-    printf '<dependencies><dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version>' "$g" "$a" "$range"
-    [ -n "$c" ] && printf '<classifier>%s</classifier>' "$c"
-    printf '<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>'
-    printf '</dependency></dependencies></project>\n'
-  } >"$work/pom.xml"
-  if mvn -B -q -f "$work/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-      -DoutputDirectory="$work/out" -DexcludeTransitive=true >"$work/mvn.log" 2>&1; then
-    local f; f="$(find "$work/out" -name '*.jar' | head -n1)"
-    if [ -n "$f" ]; then
-      mkdir -p "$out"; mv "$f" "$out/"; basename "$f"; rm -rf "$work"; return 0
-    fi
-  fi
-  rm -rf "$work"
-  return 1
-}
-
-maven_fetch_nearest() { # groupId artifactId classifier version outdir -> file name
-  # Exact version first, then the newest patch release <= version of the same minor, then the
-  # newest of the same major (older first), then anything newer of the same major.
-  local g="$1" a="$2" c="$3" v="$4" out="$5" major minor r
-  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
-  for r in "[$v]" "[$major.$minor.0,$v]" "[$major.0.0,$v]" "[$v,$((major + 1)).0.0)"; do
-    if maven_fetch_range "$g" "$a" "$c" "$r" "$out"; then return 0; fi
-    log "  $g:$a${c:+:$c} $r: not available"
-  done
-  return 1
-}
-
 fetch_s3() { # version -> $FLINKOPS_CACHE/flink/V.s3/flink-s3-fs-hadoop-*.jar
   local ver="$1" dir="$FLINKOPS_CACHE/flink/$1.s3"
   if [ -n "$(find "$dir" -maxdepth 1 -name 'flink-s3-fs-hadoop-*.jar' 2>/dev/null)" ]; then return 0; fi
-  mkdir -p "$MAVEN_DIR"
-  log "mvn: org.apache.flink:flink-s3-fs-hadoop:$ver"
+  log "Maven Central: org.apache.flink:flink-s3-fs-hadoop:$ver"
   local got
   got="$(maven_fetch_nearest org.apache.flink flink-s3-fs-hadoop "" "$ver" "$dir.tmp")" \
     || die "flink-s3-fs-hadoop for $ver is not available from Maven Central"

@@ -135,7 +135,10 @@ unset_or_local() { # key: true when the config has no useful value for it
 set_key() { DYN+=(-D "$1=$2"); }
 default_key() { unset_or_local "$1" && set_key "$1" "$2" || true; }
 
-add_flink_properties() {
+declare -A PROP=()     # FLINK_PROPERTIES as key -> value
+PROP_KEYS=()           # ... and the keys in their order
+
+parse_flink_properties() {
   local line key value
   while IFS= read -r line || [ -n "$line" ]; do
     line="${line%$'\r'}"
@@ -155,7 +158,8 @@ add_flink_properties() {
     if [[ "$value" == *'$'* ]] && command -v envsubst >/dev/null 2>&1; then
       value="$(printf '%s' "$value" | envsubst)"
     fi
-    set_key "$key" "$value"
+    [ -n "${PROP[$key]+x}" ] || PROP_KEYS+=("$key")
+    PROP["$key"]="$value"
   done <<<"${FLINK_PROPERTIES:-}"
 }
 
@@ -165,15 +169,18 @@ prepare_configuration() { # role: jobmanager|taskmanager
   file="$(conf_file)"
   [ -e "$file" ] || : >"$file"
   load_conf
+  parse_flink_properties
 
-  # jobmanager.rpc.address: env > config > (JobManager) this container's host name.
-  if [ -n "${JOB_MANAGER_RPC_ADDRESS:-}" ]; then
+  # jobmanager.rpc.address: FLINK_PROPERTIES > env > config > this container's host name.
+  if [ -n "${PROP[jobmanager.rpc.address]:-}" ]; then
+    jm="${PROP[jobmanager.rpc.address]}"
+  elif [ -n "${JOB_MANAGER_RPC_ADDRESS:-}" ]; then
     jm="$JOB_MANAGER_RPC_ADDRESS"
     set_key jobmanager.rpc.address "$jm"
   elif unset_or_local jobmanager.rpc.address; then
     jm="$(container_host)"
     set_key jobmanager.rpc.address "$jm"
-    if [ "$role" = taskmanager ] && [ -z "${FLINK_PROPERTIES:-}" ]; then
+    if [ "$role" = taskmanager ]; then
       say "WARNING: no jobmanager.rpc.address given; using this container's own name $jm"
     fi
   else
@@ -185,7 +192,8 @@ prepare_configuration() { # role: jobmanager|taskmanager
   default_key taskmanager.bind-host 0.0.0.0
   if [ -n "${TASK_MANAGER_HOST:-}" ]; then
     set_key taskmanager.host "$TASK_MANAGER_HOST"
-  elif [ -n "${CONF[taskmanager.host]:-}" ] && unset_or_local taskmanager.host; then
+  elif [ -z "${PROP[taskmanager.host]:-}" ] && [ -n "${CONF[taskmanager.host]:-}" ] \
+      && unset_or_local taskmanager.host; then
     # `localhost` would make other containers connect to themselves; without the key a
     # TaskManager announces the address it reaches the JobManager from.
     DYN+=(-rmKey taskmanager.host)
@@ -195,7 +203,8 @@ prepare_configuration() { # role: jobmanager|taskmanager
   if [ -n "${TASK_MANAGER_NUMBER_OF_TASK_SLOTS:-}" ]; then
     set_key taskmanager.numberOfTaskSlots "$TASK_MANAGER_NUMBER_OF_TASK_SLOTS"
   fi
-  add_flink_properties
+  local key
+  for key in ${PROP_KEYS[@]+"${PROP_KEYS[@]}"}; do set_key "$key" "${PROP[$key]}"; done
 
   if [ ${#DYN[@]} -gt 0 ]; then
     local result
