@@ -229,6 +229,10 @@ class DockerCluster(object):
             base = plugin[:-4] if plugin.endswith(".jar") else plugin
             matches = [j for j in jars if j == base + ".jar" or
                        (j.startswith(base + "-") and j[len(base) + 1:len(base) + 2].isdigit())]
+            if len(matches) > 1:
+                # Several versions of one plugin: the one of the image's Flink version.
+                own = "%s-%s.jar" % (base, self.spec.version)
+                matches = [j for j in matches if j == own] or matches
             if len(matches) != 1:
                 available = sorted(j[:-4] for j in jars)
                 raise SpecError("image %s has no plugin %r in %s/opt" % (self.spec.image, plugin, FLINK_HOME)
@@ -542,12 +546,18 @@ class DockerCluster(object):
             raise RestUnavailable("the JobManager has no reachable REST address yet")
         return FlinkRest(url, timeout=5)
 
-    def _exited_containers(self):
-        actual = self.read()
+    def _restart_counts(self):
+        """Each desired container's state and restart count (a crash loop under a restart policy
+        shows only there: the container looks up, but restarts)."""
         names = [self.jm_name()] + [self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1)]
-        containers = ([actual["jobmanager"]] if actual["jobmanager"] else []) + list(actual["taskmanagers"].values())
-        bad = [c for c in containers if c["_name"] in names and c.get("State") in ("exited", "dead")]
-        return bad
+        counts = {}
+        for name in names:
+            try:
+                info = self.api.inspect_container(name)
+            except NotFound:
+                continue
+            counts[name] = (info.get("RestartCount", 0), (info.get("State") or {}).get("Status"), info["Id"])
+        return counts
 
     def _logs_tail(self, container_id, lines=25):
         try:
@@ -559,14 +569,15 @@ class DockerCluster(object):
         """REST answers and exactly the desired TaskManagers are registered with their slots."""
         expected = set(self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1))
         prefix = "%s-taskmanager-" % self.spec.name
+        baseline = dict((name, count) for name, (count, _status, _id) in self._restart_counts().items())
 
         def probe():
-            bad = self._exited_containers()
-            if bad:
-                container = bad[0]
-                raise BackendError("container %s exited (%s); its last log lines:\n%s" % (
-                    container["_name"], container.get("Status"), self._logs_tail(container["Id"])),
-                    hint="Fix the cause shown in the log; the containers were left in place for inspection")
+            for name, (count, status, container_id) in self._restart_counts().items():
+                if status in ("exited", "dead") or count > baseline.get(name, 0):
+                    raise BackendError("container %s %s; its last log lines:\n%s" % (
+                        name, "exited" if status in ("exited", "dead") else "keeps restarting",
+                        self._logs_tail(container_id)),
+                        hint="Fix the cause shown in the log; the containers were left in place for inspection")
             try:
                 rest = self.rest()
                 overview = rest.overview()

@@ -171,23 +171,25 @@ def render(config, standard_yaml):
     return "\n".join(lines) + "\n"
 
 
+_UNSAFE_START = tuple("\"'{[#&*!|>%@`,")
+
+
 def render_properties(config, version):
     """Render ``FLINK_PROPERTIES`` (one ``key: value`` a line), used where a config file can't be placed.
 
-    The official entrypoints append these lines to the configuration file, so a value must fit on one
-    line and, on Flink 2.x, be plain YAML: anything else is refused with the key named.
+    Entrypoints either append these lines to the configuration file (YAML then decodes them) or pass
+    them on as ``-Dkey=value`` (taken literally). A value is passed only when both readings give the same
+    string: Flink's own string form (lists ``a;b``, maps ``k:v,k:v``), on one line, without characters
+    that YAML would read differently. Anything else is refused with the key named.
     """
     lines = []
     for key in sorted(config):
-        value = config[key]
-        if version.standard_yaml:
-            text = _yaml_value(value)
-        else:
-            text = _legacy_value(key, value)
-        if "\n" in text:
-            raise SpecError("the value of %r cannot be passed in FLINK_PROPERTIES" % key,
+        text = _legacy_value(key, config[key])
+        if text != text.strip() or text.startswith(_UNSAFE_START) or ": " in text or " #" in text or \
+                text.lower() in ("true", "false", "null", "~", "yes", "no", "on", "off") and not isinstance(config[key], bool):
+            raise SpecError("the value of %r cannot be passed safely in FLINK_PROPERTIES" % key,
                             option="flink_config.%s" % key,
-                            hint="Put it in the configuration file of conf_dir instead")
+                            hint="Put this key in the configuration file of conf_dir instead")
         lines.append("%s: %s" % (key, text))
     return "\n".join(lines)
 

@@ -16,7 +16,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.errors import Backe
 
 
 class RestUnavailable(BackendError):
-    """The REST endpoint did not answer (connection refused, reset, timed out)."""
+    """The REST endpoint is not ready: connection refused, reset, timed out, or HTTP 502/503/504 (for
+    example 503 while the JobManager elects its leader)."""
 
 
 class FlinkRest(object):
@@ -47,9 +48,9 @@ class FlinkRest(object):
                 detail = "; ".join(str(e).strip().splitlines()[0] for e in errors if str(e).strip())
             except (ValueError, AttributeError):
                 pass
-            raise BackendError("%s %s answered HTTP %s%s" % (method, url, exc.code,
-                                                               (": " + detail) if detail else ""),
-                               partial={"status": exc.code, "errors": detail})
+            error_class = RestUnavailable if exc.code in (502, 503, 504) else BackendError
+            raise error_class("%s %s answered HTTP %s%s" % (method, url, exc.code, (": " + detail) if detail else ""),
+                              partial={"status": exc.code, "errors": detail})
         except (URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RestUnavailable("%s %s failed: %s" % (method, url, reason))

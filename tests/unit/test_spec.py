@@ -88,11 +88,17 @@ def test_parse_nested_config_yaml():
 
 
 def test_properties_refuse_multiline():
-    with pytest.raises(SpecError) as err:
-        render_properties({"a.b": "x\ny"}, FlinkVersion("1.18.1"))
-    assert "flink_config.a.b" in str(err.value)
-    # Standard YAML (1.19+) escapes it on one line.
-    assert render_properties({"a.b": "x\ny"}, FlinkVersion("2.2.1")) == 'a.b: "x\\ny"'
+    for value in ("x\ny", "{a: 1}", "'quoted'", "a: b", "yes", " padded"):
+        with pytest.raises(SpecError) as err:
+            render_properties({"a.b": value}, FlinkVersion("2.2.1"))
+        assert "flink_config.a.b" in str(err.value)
+
+
+def test_properties_plain_values():
+    text = render_properties({"rest.bind-address": "0.0.0.0", "x.enabled": True, "p.jars": ["a.jar", "b.jar"],
+                              "env.java.opts.all": "-Dx=1 -Dy=2", "s3.endpoint": "http://minio:9000"}, FlinkVersion("2.2.1"))
+    assert text.splitlines() == ["env.java.opts.all: -Dx=1 -Dy=2", "p.jars: a.jar;b.jar", "rest.bind-address: 0.0.0.0",
+                                 "s3.endpoint: http://minio:9000", "x.enabled: true"]
 
 
 BASE = {"name": "orders", "image": "flink:2.2.1-java17"}

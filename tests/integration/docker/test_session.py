@@ -36,7 +36,9 @@ def play(collections_path, task, **kwargs):
 
 def ok(collections_path, task, **kwargs):
     result = play(collections_path, task, **kwargs)
-    assert result.rc == 0, result
+    if result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s" % (failed, result.stderr[-2000:]))
     return result.task("session")
 
 
@@ -163,3 +165,53 @@ def test_streaming_job_and_running_job_guard(collections_path, docker_client, cl
     assert sorted(a["action"] for a in done["actions"]) == ["recreate", "recreate", "remove"]
     config = dict((i["key"], i["value"]) for i in rest(done["rest_url"], "/jobmanager/config"))
     assert config["execution.checkpointing.interval"] == "9s"
+
+
+def test_changes_recreate_only_what_they_touch(collections_path, docker_client, cluster_name, image, flink_version,
+                                              port, tmp_path):
+    """TaskManager memory touches only TaskManagers; a plugin and Flink config touch both; diff mode shows it;
+    a read-only custom configuration directory works."""
+    task = session_task(cluster_name, image, port, taskmanager={"replicas": 2})
+    ok(collections_path, task)
+    ids = dict((n, c.id) for n, c in containers(docker_client, cluster_name).items())
+    jm = "%s-jobmanager" % cluster_name
+
+    tm_mem = session_task(cluster_name, image, port, taskmanager={"replicas": 2, "memory": "1200m"})
+    predicted = ok(collections_path, tm_mem, check=True, diff=True)
+    assert predicted["diff"]["before"]["taskmanager"]["memory"] == "1152m"
+    assert predicted["diff"]["after"]["taskmanager"]["memory"] == "1200m"
+    assert sorted(a["target"] for a in predicted["actions"]) == ["%s-taskmanager-1" % cluster_name,
+                                                                  "%s-taskmanager-2" % cluster_name]
+    assert all(a["action"] == "recreate" and "taskmanager.memory" in a["reason"] for a in predicted["actions"])
+    done = ok(collections_path, tm_mem)
+    assert done["actions"] == predicted["actions"]
+    now = dict((n, c.id) for n, c in containers(docker_client, cluster_name).items())
+    assert now[jm] == ids[jm] and all(now[n] != ids[n] for n in now if n != jm)
+    assert ok(collections_path, tm_mem)["changed"] is False
+
+    # A built-in plugin, checked against the image, lands in plugins/ of every container.
+    s3 = session_task(cluster_name, image, port, taskmanager={"replicas": 2, "memory": "1200m"},
+                      plugins=["flink-s3-fs-hadoop"])
+    done = ok(collections_path, s3, diff=True)
+    assert sorted(a["action"] for a in done["actions"]) == ["recreate"] * 3
+    assert done["diff"]["after"]["plugins"] == ["flink-s3-fs-hadoop"] and done["diff"]["before"]["plugins"] == []
+    for container in containers(docker_client, cluster_name).values():
+        listing = container.exec_run(["ls", "/opt/flink/plugins/flink-s3-fs-hadoop-%s" % flink_version])
+        assert listing.exit_code == 0 and b"flink-s3-fs-hadoop-%s.jar" % flink_version.encode() in listing.output
+
+    # A custom configuration directory, mounted read-only; the module's settings arrive via FLINK_PROPERTIES.
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    source = "/var/cache/flinkops/flink/%s/conf" % flink_version
+    for name in ("config.yaml", "log4j-console.properties", "logback-console.xml"):
+        (conf / name).write_text(open("%s/%s" % (source, name)).read())
+    with open(conf / "config.yaml", "a") as handle:
+        handle.write("\nweb.timeout: 654321\n")
+    conf.chmod(0o755)
+    custom = session_task(cluster_name, image, port, taskmanager={"replicas": 1}, conf_dir=str(conf))
+    done = ok(collections_path, custom)
+    config = dict((i["key"], i["value"]) for i in rest(done["rest_url"], "/jobmanager/config"))
+    assert config["web.timeout"] == "654321"                       # from the user's file
+    assert config["execution.checkpointing.interval"] == "7s"      # from flink_config, via FLINK_PROPERTIES
+    assert len(done["taskmanagers"]) == 1
+    assert ok(collections_path, custom)["changed"] is False
