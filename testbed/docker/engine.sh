@@ -12,7 +12,7 @@
 # CLI negotiates the API version by itself; DOCKER_API_VERSION=1.41 pins it for the CLI and for
 # tools that read it (community.docker, docker-py via `docker.from_env(version=...)`); see
 # docs/testbed-docker.md.
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"

@@ -19,7 +19,7 @@
 #   c) S3 plugin jar (org.apache.flink:flink-s3-fs-hadoop) from Maven Central with `mvn`
 #   d) docker build FROM the base image; skipped when the image carries the same
 #      org.flinkops.build-hash label.
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
 IMAGE_SRC="$TESTBED_DIR/docker/image"
@@ -29,7 +29,7 @@ BASE_SUITE=bookworm
 # libsnappy, jemalloc). util-linux (setpriv) and hostname are in minbase already; listed for clarity.
 BASE_PACKAGES="openjdk-17-jre-headless,bash,procps,gettext-base,util-linux,hostname,ca-certificates,curl,netbase,tzdata,libjemalloc2,libsnappy1v5,findutils,gzip,tar,less"
 PYPI_DIR="$FLINKOPS_CACHE/downloads/pypi"
-# shellcheck source=maven.sh
+# shellcheck source=SCRIPTDIR/maven.sh
 . "$TESTBED_DIR/docker/maven.sh"
 
 sha() { sha256sum | cut -c1-16; }
@@ -131,7 +131,7 @@ build_dist() { # version -> $FLINKOPS_CACHE/flink/V (a FLINK_HOME)
   # bin/bash-java-utils.jar, either as pyflink/ (wheel, 2.x) or as <sdist>/deps/ (sdist, 1.20).
   src_bin="$(dirname "$(find "$tmp/a" -path '*/bin/flink' -type f | head -n1)")"
   src_lib="$(dirname "$(find "$tmp/b" -path '*/lib/flink-dist-*.jar' -type f | head -n1)")"
-  [ -d "$src_bin" ] && [ -d "$src_bin/../conf" ] || die "no bin/flink + conf/ in $pyf"
+  if [ ! -d "$src_bin" ] || [ ! -d "$src_bin/../conf" ]; then die "no bin/flink + conf/ in $pyf"; fi
   [ -d "$src_lib" ] || die "no lib/flink-dist-*.jar in $lib"
   local new="$tmp/home"
   mkdir -p "$new/log" "$new/opt" "$new/plugins"

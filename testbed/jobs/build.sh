@@ -15,9 +15,9 @@
 #                                                        the version actually served
 # The Flink distribution comes from testbed/docker/images.sh --dist-only (run here if missing).
 # Cached by a hash of the sources and this script; a second run takes well under a second.
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
-# shellcheck source=../docker/maven.sh
+# shellcheck source=SCRIPTDIR/../docker/maven.sh
 . "$TESTBED_DIR/docker/maven.sh"
 
 SRC="$TESTBED_DIR/jobs/src"

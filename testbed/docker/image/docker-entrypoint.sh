@@ -133,7 +133,7 @@ unset_or_local() { # key: true when the config has no useful value for it
 }
 
 set_key() { DYN+=(-D "$1=$2"); }
-default_key() { unset_or_local "$1" && set_key "$1" "$2" || true; }
+default_key() { if unset_or_local "$1"; then set_key "$1" "$2"; fi; }
 
 declare -A PROP=()     # FLINK_PROPERTIES as key -> value
 PROP_KEYS=()           # ... and the keys in their order
