@@ -1,0 +1,285 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: flink_job
+short_description: Run a job on a Flink session cluster, by a stable name
+version_added: 0.1.0
+description:
+  - Submits a jar job to a session cluster and keeps it as the task says. The job is found again by its
+    O(name): a second run with the same jar content, class, arguments, parallelism and configuration changes
+    nothing; a changed one is upgraded as O(upgrade_mode) says.
+  - The jar is uploaded only when its content (SHA-256) is not on the cluster yet.
+  - With O(wait=true), C(running) means the job is RUNNING with all its tasks running (or FINISHED, for a
+    bounded job); a job that fails makes the module fail with Flink's root cause.
+author:
+  - flinkops.flink contributors
+extends_documentation_fragment:
+  - flinkops.flink.wait
+  - flinkops.flink.docker
+  - flinkops.flink.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Stable name of the job. The job id is derived from it (and from the job's spec), so nothing else
+        needs to be remembered between runs.
+    type: str
+    required: true
+  cluster:
+    description:
+      - Name of a session cluster deployed by M(flinkops.flink.flink_session) on O(platform); its REST URL is
+        looked up. Either this or O(rest_url).
+    type: str
+  platform:
+    description:
+      - Where O(cluster) is looked up.
+    type: str
+    default: docker
+    choices: [docker]
+  rest_url:
+    description:
+      - URL of the session cluster's REST API. Either this or O(cluster).
+    type: str
+  state:
+    description:
+      - C(running) submits the job, or upgrades it when its spec changed. C(cancelled) cancels it (its state is
+        lost unless retained checkpoints say otherwise). C(absent) cancels it and deletes its uploaded jars.
+    type: str
+    default: running
+    choices: [running, cancelled, absent]
+  jar:
+    description:
+      - Path of the job jar on the host that runs the module. Required when O(state=running).
+    type: path
+  entry_class:
+    description:
+      - Main class; defaults to the jar manifest's C(Main-Class).
+    type: str
+  args:
+    description:
+      - Program arguments.
+    type: list
+    elements: str
+    default: []
+  parallelism:
+    description:
+      - Job parallelism; the cluster's default if not set.
+    type: int
+  flink_config:
+    description:
+      - Job configuration (C(flinkConfiguration) of the run request), for example C(pipeline.name).
+    type: dict
+    default: {}
+  savepoint_path:
+    description:
+      - Savepoint or retained checkpoint to start a new job from (not used by upgrades, which use their own).
+    type: str
+  allow_non_restored_state:
+    description:
+      - Start even if state in the savepoint maps to no operator of the job.
+    type: bool
+    default: false
+  upgrade_mode:
+    description:
+      - How a running job is upgraded when its spec changed. C(savepoint) stops it with a savepoint and starts
+        the new one from it; if the savepoint cannot be taken, the old job keeps running and the module fails.
+        C(stateless) cancels it and starts the new one empty.
+    type: str
+    default: savepoint
+    choices: [savepoint, stateless]
+  savepoint_dir:
+    description:
+      - Directory for savepoints taken by upgrades, as Flink sees it. The cluster's
+        C(execution.checkpointing.savepoint-dir) if not set.
+    type: str
+  validate_certs:
+    description:
+      - Verify TLS certificates of an C(https) O(rest_url), and of the Docker daemon when looking up O(cluster)
+        over TLS.
+    type: bool
+    default: false
+    aliases: [tls_verify]
+seealso:
+  - module: flinkops.flink.flink_session
+  - module: flinkops.flink.flink_info
+"""
+
+EXAMPLES = r"""
+- name: Run the enrichment job on the orders session cluster
+  flinkops.flink.flink_job:
+    name: orders-enrichment
+    cluster: orders
+    jar: /srv/jobs/enrichment-1.4.jar
+    entry_class: com.example.Enrichment
+    args: [--topic, orders]
+    parallelism: 2
+
+- name: New jar version; stop with a savepoint and resume from it
+  flinkops.flink.flink_job:
+    name: orders-enrichment
+    cluster: orders
+    jar: /srv/jobs/enrichment-1.5.jar
+    entry_class: com.example.Enrichment
+    args: [--topic, orders]
+    parallelism: 2
+    upgrade_mode: savepoint
+    savepoint_dir: file:///savepoints
+
+- name: Cancel it
+  flinkops.flink.flink_job:
+    name: orders-enrichment
+    cluster: orders
+    state: cancelled
+"""
+
+RETURN = r"""
+job_id:
+  description: Id of the job (the new one after a submission or upgrade).
+  returned: when a job exists
+  type: str
+  sample: 5f1b2e0c9d8a7b6c1a2b3c4d0193f2aa
+job_state:
+  description: State of the job when the module finished.
+  returned: when a job exists
+  type: str
+  sample: RUNNING
+action:
+  description: What was done (or would be, in check mode) - C(submit), C(upgrade), C(cancel), C(delete-jars)
+    or nothing.
+  returned: always
+  type: str
+  sample: upgrade
+reason:
+  description: Why.
+  returned: when there is an action
+  type: str
+  sample: the job's jar, class, arguments, parallelism or configuration changed (upgrade_mode savepoint)
+savepoint:
+  description: Savepoint the new job started from (an upgrade's, or O(savepoint_path)).
+  returned: when a job was started from one
+  type: str
+  sample: file:/savepoints/savepoint-5f1b2e-0123456789ab
+jar_id:
+  description: Id of the uploaded jar on the cluster.
+  returned: when O(state=running)
+  type: str
+  sample: 0b9a7c52-1f57-4f0c-9bd4-4c59f5d1e3a1_flinkops-1a2b3c4d-0123456789abcdef-enrichment-1.5.jar
+rest_url:
+  description: REST URL of the cluster.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:8081
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flinkops.flink.plugins.module_utils.argspec import WAIT_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import discover_rest_url
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC, require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
+from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
+from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+
+
+def main():
+    argument_spec = dict(DOCKER_ARGUMENT_SPEC)
+    argument_spec.update(WAIT_ARGUMENT_SPEC)
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        cluster=dict(type="str"),
+        platform=dict(type="str", default="docker", choices=["docker"]),
+        rest_url=dict(type="str"),
+        state=dict(type="str", default="running", choices=["running", "cancelled", "absent"]),
+        jar=dict(type="path"),
+        entry_class=dict(type="str"),
+        args=dict(type="list", elements="str", default=[]),
+        parallelism=dict(type="int"),
+        flink_config=dict(type="dict", default={}),
+        savepoint_path=dict(type="str"),
+        allow_non_restored_state=dict(type="bool", default=False),
+        upgrade_mode=dict(type="str", default="savepoint", choices=["savepoint", "stateless"]),
+        savepoint_dir=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("cluster", "rest_url")], mutually_exclusive=[("cluster", "rest_url")],
+                           required_if=[("state", "running", ("jar",))])
+    params = module.params
+    result = {"changed": False, "action": None}
+    try:
+        spec = JobSpec(params)
+        url = params["rest_url"]
+        if not url:
+            require_docker(module)
+            url = discover_rest_url(params, params["cluster"])
+        result["rest_url"] = url
+        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+        timeout, sleep = params["wait_timeout"], params["wait_sleep"]
+
+        def rest_up():
+            try:
+                rest.overview()
+                return True, {}
+            except RestUnavailable as exc:
+                return False, {"summary": exc.message}
+        wait_for(rest_up, timeout if params["wait"] else 0, sleep, "the REST API at %s" % url)
+
+        job = SessionJob(module, rest, spec)
+        (action, reason), current = job.plan(params["state"])
+        if params["state"] == "absent" and action is None and job.own_jars():
+            action, reason = "delete-jars", "the job's uploaded jars are still on the cluster"
+        result.update(action=action, reason=reason, changed=action is not None)
+        if current:
+            result.update(job_id=current["jid"], job_state=current.get("state"))
+        if module._diff:
+            before = {"state": "running" if current and current.get("state") in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING") else "none",
+                      "spec_hash": job.running_hash(current)} if current else {"state": "none"}
+            after = dict(spec.view(), state=params["state"]) if params["state"] == "running" else {"state": params["state"]}
+            if action is None:
+                after = before
+            result["diff"] = {"before": before, "after": after}
+        if params["state"] == "running":
+            jar_id, upload_needed = job.jar_id(upload=False)
+            result["jar_id"] = jar_id
+        if module.check_mode or action is None:
+            if action is None and params["state"] == "running" and params["wait"] and current:
+                result["job_state"] = job.wait_running(current["jid"], timeout, sleep)
+            module.exit_json(**result)
+
+        if action == "cancel":
+            result["job_state"] = job.cancel(current, timeout, sleep)
+        elif action in ("submit", "upgrade"):
+            savepoint = spec.savepoint_path if action == "submit" else None
+            if action == "upgrade":
+                if spec.upgrade_mode == "savepoint":
+                    savepoint = job.stop_with_savepoint(current, timeout, sleep)
+                    result["last_savepoint"] = savepoint
+                else:
+                    job.cancel(current, timeout, sleep)
+            job_id = job.submit(savepoint_path=savepoint)
+            result.update(job_id=job_id, job_state="SUBMITTED", savepoint=savepoint)
+            result["jar_id"] = job.jar_id(upload=False)[0]
+            if params["wait"]:
+                result["job_state"] = job.wait_running(job_id, timeout, sleep)
+        if params["state"] == "absent":
+            for jar in job.own_jars():
+                rest.delete_jar(jar["id"])
+    except FlinkOpsError as exc:
+        fail(module, exc, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
