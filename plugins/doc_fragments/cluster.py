@@ -83,7 +83,7 @@ options:
   flink_config:
     description:
       - Flink configuration, as flat keys (C(execution.checkpointing.interval)). Rendered into the configuration
-        file of the Flink version (C(config.yaml) for 2.x, C(flink-conf.yaml) for 1.x): lists and maps are written
+        file of the Flink version (C(config.yaml) for 2.x, C(flink-conf.yaml) for 1.x); lists and maps are written
         the way each format expects.
       - Keys that Flink 2.x removed are refused for Flink 2.x with the key that replaces them.
       - Keys the module manages (memory, slots, addresses) are refused with the option to use instead.
@@ -149,7 +149,7 @@ options:
     type: int
   rest_bind_address:
     description:
-      - Host address the published REST port binds to. The REST API can run code you upload: bind it to a
+      - Host address the published REST port binds to. The REST API runs code that is uploaded to it, so bind it to a
         public address only behind authentication.
     type: str
     default: 127.0.0.1

@@ -187,8 +187,8 @@ class DockerCluster(object):
                 finally:
                     self.api.remove_container(created["Id"], force=True)
             except DockerException as exc:
-                raise BackendError("reading %s/conf of image %s failed: %s" % (FLINK_HOME, self.spec.image,
-                                                                              _short(exc)), option="image")
+                raise BackendError("reading %s/conf of image %s failed: %s" % (
+                    FLINK_HOME, self.spec.image, _short(exc)), option="image")
             files = {}
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                 for member in tar.getmembers():
@@ -213,8 +213,8 @@ class DockerCluster(object):
                                                     remove=True, network_mode="none", stdout=True, stderr=True,
                                                     labels={LABEL_MANAGED: MANAGED_BY})
             except DockerException as exc:
-                raise BackendError("listing %s/opt in image %s failed: %s" % (FLINK_HOME, self.spec.image,
-                                                                             _short(exc)), option="plugins")
+                raise BackendError("listing %s/opt in image %s failed: %s" % (
+                    FLINK_HOME, self.spec.image, _short(exc)), option="plugins")
             self._opt_jars = [line.strip() for line in output.decode("utf-8", "replace").splitlines()
                               if line.strip().endswith(".jar")]
         return self._opt_jars
@@ -347,7 +347,7 @@ class DockerCluster(object):
             return [Action("create", name, "missing", role, index)]
         labels = container.get("Labels") or {}
         if labels.get(LABEL_HASH) != inputs_hash:
-            fields = [f for f in changed_fields]
+            fields = list(changed_fields)
             tm_before = before.get("taskmanager") or {}
             tm_after = after.get("taskmanager") or {}
             if role == "taskmanager":

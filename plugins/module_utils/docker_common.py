@@ -31,6 +31,9 @@ except ImportError:
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
+__all__ = ["APIError", "DockerException", "ImageNotFound", "NotFound", "HAS_DOCKER", "DOCKER_ARGUMENT_SPEC",
+           "docker_client", "docker_host_address", "require_docker", "single_file_tar"]
+
 DOCKER_ARGUMENT_SPEC = dict(
     docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]), aliases=["docker_url"]),
     tls_hostname=dict(type="str", fallback=(env_fallback, ["DOCKER_TLS_HOSTNAME"])),

@@ -10,12 +10,12 @@ module: flink_info
 short_description: Read facts about a Flink cluster and its jobs
 version_added: 0.1.0
 description:
-  - Reads a Flink cluster's state through its REST API, without changing anything: the Flink version,
+  - Reads a Flink cluster's state through its REST API, without changing anything. It returns the Flink version,
     the registered TaskManagers and slots, the JobManager's effective configuration and the jobs.
   - The cluster is found by O(rest_url), or by O(name) for a cluster that M(flinkops.flink.flink_session)
     deployed on Docker.
 author:
-  - flinkops.flink contributors
+  - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
   - flinkops.flink.docker
   - flinkops.flink.attributes.INFO_MODULE

@@ -11,13 +11,13 @@ short_description: Run a job on a Flink session cluster, by a stable name
 version_added: 0.1.0
 description:
   - Submits a jar job to a session cluster and keeps it as the task says. The job is found again by its
-    O(name): a second run with the same jar content, class, arguments, parallelism and configuration changes
+    O(name). A second run with the same jar content, class, arguments, parallelism and configuration changes
     nothing; a changed one is upgraded as O(upgrade_mode) says.
   - The jar is uploaded only when its content (SHA-256) is not on the cluster yet.
   - With O(wait=true), C(running) means the job is RUNNING with all its tasks running (or FINISHED, for a
     bounded job); a job that fails makes the module fail with Flink's root cause.
 author:
-  - flinkops.flink contributors
+  - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
   - flinkops.flink.wait
   - flinkops.flink.docker

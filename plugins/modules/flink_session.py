@@ -11,7 +11,7 @@ short_description: Deploy and operate a Flink session cluster
 version_added: 0.1.0
 description:
   - Deploys a Flink session cluster (one JobManager, N TaskManagers) from one declarative spec, and keeps it
-    as the spec says: a second run with the same spec changes nothing, a changed spec recreates only the
+    as the spec says. A second run with the same spec changes nothing, a changed spec recreates only the
     containers whose inputs changed, and a changed TaskManager count adds or removes TaskManagers without
     touching the JobManager.
   - With O(platform=docker) the cluster runs as containers on one Docker host.
@@ -20,7 +20,7 @@ description:
   - With O(wait=true), C(present) means the REST API answers and exactly the requested TaskManagers are
     registered with the requested number of slots.
 author:
-  - flinkops.flink contributors
+  - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
   - flinkops.flink.cluster
   - flinkops.flink.wait

@@ -83,7 +83,7 @@ def run_playbook(collections_path, plays=None, tasks=None, extra_vars=None, chec
         cmd.append("--diff")
     cmd += list(extra_args)
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     seconds = time.monotonic() - start
     results = []
     if os.path.exists(results_file):

@@ -56,9 +56,12 @@ def main(old_home, new_home):
     print("")
     print("# Keys Flink 2.x still reads but deprecates (key -> the key to use).")
     print("DEPRECATED_IN_2 = {")
+    deprecated = {}
     for key, kind, primary in sorted(new):
         if kind == "deprecated" and "." in key and key != primary:
-            print("    %r: %r," % (key, primary))
+            deprecated.setdefault(key, []).append(primary)
+    for key in sorted(deprecated):
+        print("    %r: %r," % (key, " or ".join(deprecated[key])))
     print("}")
 
 

@@ -167,8 +167,8 @@ def test_streaming_job_and_running_job_guard(collections_path, docker_client, cl
     assert config["execution.checkpointing.interval"] == "9s"
 
 
-def test_changes_recreate_only_what_they_touch(collections_path, docker_client, cluster_name, image, flink_version,
-                                              port, tmp_path):
+def test_changes_recreate_only_what_they_touch(collections_path, docker_client, cluster_name, image,
+                                               flink_version, port, tmp_path):
     """TaskManager memory touches only TaskManagers; a plugin and Flink config touch both; diff mode shows it;
     a read-only custom configuration directory works."""
     task = session_task(cluster_name, image, port, taskmanager={"replicas": 2})
@@ -180,8 +180,8 @@ def test_changes_recreate_only_what_they_touch(collections_path, docker_client, 
     predicted = ok(collections_path, tm_mem, check=True, diff=True)
     assert predicted["diff"]["before"]["taskmanager"]["memory"] == "1152m"
     assert predicted["diff"]["after"]["taskmanager"]["memory"] == "1200m"
-    assert sorted(a["target"] for a in predicted["actions"]) == ["%s-taskmanager-1" % cluster_name,
-                                                                  "%s-taskmanager-2" % cluster_name]
+    assert sorted(a["target"] for a in predicted["actions"]) == [
+        "%s-taskmanager-1" % cluster_name, "%s-taskmanager-2" % cluster_name]
     assert all(a["action"] == "recreate" and "taskmanager.memory" in a["reason"] for a in predicted["actions"])
     done = ok(collections_path, tm_mem)
     assert done["actions"] == predicted["actions"]
