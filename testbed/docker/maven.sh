@@ -20,7 +20,8 @@ maven_repo_url() {
   home="$(dirname "$(dirname "$(readlink -f "$(command -v mvn)")")")"
   jar="$(find "$home/lib" -maxdepth 1 -name 'maven-model-builder*.jar' | head -n1)"
   [ -n "$jar" ] || die "cannot find maven-model-builder in $home/lib (set MAVEN_REPO_URL)"
-  url="$(unzip -p "$jar" org/apache/maven/model/pom-4.0.0.xml 2>/dev/null \
+  url="$(python3 -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())' \
+      "$jar" org/apache/maven/model/pom-4.0.0.xml 2>/dev/null \
     | tr -d '\n' | grep -o '<repository>[[:space:]]*<id>central</id>.*</repository>' \
     | grep -o '<url>[^<]*</url>' | head -n1 | sed 's/<[^>]*>//g')"
   [ -n "$url" ] || die "cannot read the central repository URL from Maven's super POM (set MAVEN_REPO_URL)"
