@@ -48,7 +48,7 @@ start_daemon() {
   shift 2
   mkdir -p "$PIDS" "$K8S_LOGS"
   # setsid + nohup: the daemon survives the calling shell and its process group.
-  setsid nohup "$bin" "$@" >>"$K8S_LOGS/$name.log" 2>&1 </dev/null &
+  setsid nohup "$bin" "$@" >>"$K8S_LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo "$! $(readlink -f "$bin")" >"$PIDS/$name.pid"
 }
 
@@ -185,6 +185,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = "$K8S_PAUSE_IMAGE"
   stream_server_address = "127.0.0.1"
   disable_apparmor = true
+  # This machine's root has no CAP_SYS_RESOURCE (not in the bounding set), so the negative OOM score
+  # kubelet asks for (-998 for every pod sandbox) cannot be set and runc fails ("can't get final
+  # child's PID from pipe"). Clamp to containerd's own score, as for rootless setups.
+  restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -242,6 +246,7 @@ clusterDomain: $K8S_CLUSTER_DOMAIN
 resolvConf: $K8S_STATE/resolv.conf
 podLogsDir: $K8S_STATE/pod-logs
 failSwapOn: false
+oomScoreAdj: 0
 # Nothing can be pulled here: never garbage-collect images, and do not evict for disk use that
 # other work on the machine causes.
 imageGCHighThresholdPercent: 100
@@ -265,19 +270,22 @@ healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 nodePortAddresses: [$K8S_NODE_IP/32]
 conntrack: {maxPerCore: 0}
+oomScoreAdj: 0
 iptables: {localhostNodePorts: false}
 EOF
 }
 
 # ---------------------------------------------------------------------------------------------
-# host network: a dummy interface with the node address, routes that keep every cluster address
+# host network: an interface of our own with the node address, routes that keep every cluster address
 # on this machine, and FORWARD rules for the pod bridge (Docker sets the FORWARD policy to DROP)
 
 net_up() {
   sysctl -qw net.ipv4.ip_forward=1
   if [ ! -d /proc/sys/net/bridge ]; then modprobe br_netfilter 2>/dev/null || true; fi
   sysctl -qw net.bridge.bridge-nf-call-iptables=1
-  ip link show "$K8S_IFACE" >/dev/null 2>&1 || ip link add "$K8S_IFACE" type dummy
+  # The node address lives on a Linux bridge without ports: it behaves like a dummy interface
+  # (local address; what is routed to it goes nowhere), and this kernel has no `dummy` driver.
+  ip link show "$K8S_IFACE" >/dev/null 2>&1 || ip link add "$K8S_IFACE" type bridge
   ip addr replace "$K8S_NODE_IP/32" dev "$K8S_IFACE"
   ip link set "$K8S_IFACE" up
   # Service IPs are DNATed by kube-proxy; routed to the dummy device, an unanswered one dies here.
@@ -292,6 +300,21 @@ net_up() {
   iptables -A "$FWD_CHAIN" -i "$K8S_BRIDGE" -j REJECT
   iptables -A "$FWD_CHAIN" -o "$K8S_BRIDGE" -j REJECT
   iptables -C FORWARD -j "$FWD_CHAIN" 2>/dev/null || iptables -I FORWARD 1 -j "$FWD_CHAIN"
+}
+
+iptables_kube_cleanup() {
+  # What `kube-proxy --cleanup` leaves: kubelet's KUBE-FIREWALL and canary chains. Only Kubernetes
+  # makes KUBE-* chains; on this machine that is this cluster.
+  local ipt t rule c
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for t in filter nat mangle; do
+      "$ipt" -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' |
+        while read -r rule; do eval "$ipt -t $t ${rule/#-A/-D}" 2>/dev/null || true; done || true
+      for c in $("$ipt" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ {print $2}'); do "$ipt" -t "$t" -F "$c"; done
+      for c in $("$ipt" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ {print $2}'); do "$ipt" -t "$t" -X "$c" 2>/dev/null || true; done
+    done
+  done
 }
 
 net_down() {
@@ -466,10 +489,14 @@ unmount_under() {
   local dir="$1" m
   [ -d "$dir" ] || return 0
   # Deepest first.
-  findmnt -rn -o TARGET | grep -F "$dir/" | sort -r | while read -r m; do
+  local mounts
+  # The directory itself too: kubelet bind-mounts its root directory onto itself (rshared).
+  mounts="$(findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1' | sort -r)"
+  [ -n "$mounts" ] || return 0
+  while read -r m; do
     m="$(printf '%b' "$m")"
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
-  done
+  done <<<"$mounts"
 }
 
 cmd_down() {
@@ -496,8 +523,11 @@ cmd_down() {
   unmount_under "$K8S_STATE/kubelet"
   unmount_under "$K8S_RUN"
   unmount_under "$K8S_STATE/containerd"
+  iptables_kube_cleanup
   net_down
   # The cluster's objects and pods go; certificates, kubeconfigs and imported images stay.
+  # kubelet's compatibility symlinks for log collectors point into our pod-logs.
+  find /var/log/containers -maxdepth 1 -lname "$K8S_STATE/pod-logs/*" -delete 2>/dev/null || true
   rm -rf "$K8S_STATE/etcd" "$K8S_STATE/kubelet" "$K8S_STATE/pod-logs" "$K8S_STATE/cni/ipam" "$PIDS"
   # Empty cgroups that kubelet made.
   local cg
@@ -555,6 +585,9 @@ with_lock() {
   flock -w 600 9 || die "another cluster.sh holds /run/flinkops-k8s.lock"
   "$@"
 }
+
+# Sourced (for debugging): functions only.
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
 
 case "${1:-}" in
   build) bash "$K8S_DIR/build.sh" ;;

@@ -18,7 +18,7 @@ K8S_PKI="$K8S_STATE/pki"
 K8S_KUBECONFIG="$K8S_STATE/admin.kubeconfig"
 
 # Addresses. All of them exist only on this machine:
-# - the node and the API server listen on a dummy interface of our own (not 127.0.0.1: pods reach
+# - the node and the API server listen on an interface of our own (a port-less bridge) (not 127.0.0.1: pods reach
 #   the API through the `kubernetes` Service, which is DNATed to this address);
 # - pods live on a Linux bridge in network namespaces that the CNI plugins create here;
 # - Service IPs are virtual (kube-proxy iptables DNAT) and routed to the dummy interface, so a
