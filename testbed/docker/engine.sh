@@ -97,11 +97,12 @@ cmd_down() {
   log "stopping dockerd pid $pid"
   kill -TERM "$pid"
   local i
-  for ((i = 0; i < 30; i++)); do
+  # dockerd stops its containers first (10 s grace each, in parallel).
+  for ((i = 0; i < 60; i++)); do
     [ -d "/proc/$pid" ] || { rm -f "$OUR_PIDFILE"; log "dockerd stopped"; return 0; }
     sleep 1
   done
-  die "dockerd pid $pid did not stop within 30s"
+  die "dockerd pid $pid did not stop within 60s"
 }
 
 cmd_env() {
