@@ -112,6 +112,11 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     assert {p["spec"]["containers"][0]["image"] for p in tm_pods} == {flink_image(VERSION)}
     # TaskManager ids are their pod names.
     assert sorted(tm["id"] for tm in tms) == sorted(p["metadata"]["name"] for p in tm_pods)
+    # The job's result, printed by a TaskManager to its container log.
+    expected = "SUMMARY total count=10000 sum=50005000"
+    assert "BoundedCounter: expected " + expected in res.stdout
+    logs = "".join(k8s.kubectl("logs", "-n", namespace, p["metadata"]["name"]).stdout for p in tm_pods)
+    assert expected in logs, logs[-3000:]
 
     # Everything the session made is owned by the JobManager Deployment ...
     deployment = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)
