@@ -52,15 +52,22 @@ start_daemon() {
   echo "$! $(readlink -f "$bin")" >"$PIDS/$name.pid"
 }
 
+alive() {
+  # A process that exited but is not reaped yet (a zombie; PID 1 here reaps late) counts as gone.
+  local state
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop_daemon() {
   local name="$1" wait="${2:-20}" pid i
   if pid="$(pid_of "$name")"; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < wait * 10; i++)); do
-      [ -d "/proc/$pid" ] || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if [ -d "/proc/$pid" ]; then
+    if alive "$pid"; then
       log "$name ($pid) did not stop within ${wait}s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.5
@@ -469,6 +476,8 @@ cmd_up() {
     cmd_down
   fi
   t0=$SECONDS
+  # Logs of the previous run stay for one more run.
+  if [ -d "$K8S_LOGS" ]; then rm -rf "$K8S_LOGS.previous"; mv "$K8S_LOGS" "$K8S_LOGS.previous"; fi
   mkdir -p "$K8S_STATE" "$K8S_LOGS" "$K8S_RUN"
   ensure_pki
   write_configs

@@ -106,7 +106,14 @@ def test_service_dns_name_resolves_and_connects_from_pods(k8s, namespace, new_na
     # Go's resolver in a static binary ...
     res = k8s.exec(client_ns, "nettool", "/nettool", "dns", name)
     assert res.returncode == 0 and res.stdout.split() == [svc_ip], res.stdout + res.stderr
-    res = k8s.exec(client_ns, "nettool", "/nettool", "get", "http://%s/" % name)
+    # kube-proxy programs a new Service's endpoints within a second or so of the pod being Ready;
+    # until then the Service IP answers "connection refused".
+    deadline = time.monotonic() + 30
+    while True:
+        res = k8s.exec(client_ns, "nettool", "/nettool", "get", "http://%s/" % name)
+        if res.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "flinkops-echo echo-" in res.stdout
     # ... and glibc's in our Flink image (search path + ndots from the pod's resolv.conf).
