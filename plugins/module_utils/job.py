@@ -80,6 +80,7 @@ class SessionJob(object):
         self.rest = rest
         self.spec = spec
         self.prefix = name_prefix(spec.name)
+        self.control = JobControl(rest)
 
     def jobs(self):
         """This name's jobs, newest first."""
@@ -149,32 +150,53 @@ class SessionJob(object):
             raise BackendError("submitting job %s failed: %s" % (self.spec.name, exc.message), option="jar",
                                hint="Check entry_class, args and the jar; the error above comes from Flink")
 
-    def cancel(self, job, timeout, sleep):
-        self.rest.cancel(job["jid"])
-        return self.wait_state(job["jid"], ("CANCELED", "FINISHED", "FAILED"), timeout, sleep)
 
-    def stop_with_savepoint(self, job, timeout, sleep):
-        """Stop with a savepoint; on failure the job keeps running and the error says why."""
-        request_id = self.rest.stop_with_savepoint(job["jid"], target_directory=self.spec.savepoint_dir)
+class JobControl(object):
+    """Operations on one cluster's jobs through REST, with waits: cancel, stop with savepoint, savepoints,
+    checkpoints, readiness. Shared by session jobs and application clusters."""
 
+    def __init__(self, rest):
+        self.rest = rest
+
+    def cancel(self, job_id, timeout, sleep):
+        self.rest.cancel(job_id)
+        return self.wait_state(job_id, ("CANCELED", "FINISHED", "FAILED"), timeout, sleep)
+
+    def _savepoint_result(self, job_id, request_id, timeout, sleep, what, option):
         def probe():
-            status = self.rest.savepoint_status(job["jid"], request_id)
+            status = self.rest.savepoint_status(job_id, request_id)
             if (status.get("status") or {}).get("id") != "COMPLETED":
-                return False, {"summary": "savepoint in progress"}
+                return False, {"summary": "%s in progress" % what}
             operation = status.get("operation") or {}
             if operation.get("failure-cause"):
-                cause = operation["failure-cause"]
-                text = cause.get("stack-trace") or cause.get("class") or str(cause)
-                lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-                reasons = [line for line in lines if "Caused by" in line] or lines[:1]
-                raise BackendError("stop-with-savepoint of job %s failed, the job keeps running: %s" % (
-                    job["jid"], reasons[-1] if reasons else "unknown reason"), option="savepoint_dir",
+                raise BackendError("%s of job %s failed, the job keeps running: %s" % (
+                    what, job_id, failure_reason(operation["failure-cause"])), option=option,
                     hint="Check that the savepoint directory exists and is writable by Flink")
             return True, {"location": operation.get("location")}
+        return wait_for(probe, timeout, sleep, "the %s of job %s" % (what, job_id))["location"]
 
-        state = wait_for(probe, timeout, sleep, "the savepoint of job %s" % job["jid"])
-        self.wait_state(job["jid"], ("FINISHED", "CANCELED", "FAILED"), timeout, sleep)
-        return state["location"]
+    def stop_with_savepoint(self, job_id, target_directory, timeout, sleep, option="savepoint_dir"):
+        """Stop with a savepoint; on failure the job keeps running and the error says why."""
+        request_id = self.rest.stop_with_savepoint(job_id, target_directory=target_directory)
+        location = self._savepoint_result(job_id, request_id, timeout, sleep, "stop-with-savepoint", option)
+        self.wait_state(job_id, ("FINISHED", "CANCELED", "FAILED"), timeout, sleep)
+        return location
+
+    def trigger_savepoint(self, job_id, target_directory, timeout, sleep, option="savepoint_dir"):
+        request_id = self.rest.trigger_savepoint(job_id, target_directory=target_directory)
+        return self._savepoint_result(job_id, request_id, timeout, sleep, "savepoint", option)
+
+    def latest_checkpoint(self, job_id):
+        """External path of the latest completed (retained) checkpoint, or None."""
+        stats = self.rest.checkpoints(job_id)
+        latest = (stats.get("latest") or {}).get("completed") or {}
+        path = latest.get("external_path")
+        return path if path and path != "<checkpoint-not-externally-addressable>" else None
+
+    def latest_savepoint(self, job_id):
+        stats = self.rest.checkpoints(job_id)
+        latest = (stats.get("latest") or {}).get("savepoint") or {}
+        return latest.get("external_path")
 
     def wait_state(self, job_id, states, timeout, sleep):
         def probe():
@@ -183,13 +205,20 @@ class SessionJob(object):
                                                    "state": detail.get("state")}
         return wait_for(probe, timeout, sleep, "job %s to reach %s" % (job_id, "/".join(states)))["state"]
 
-    def wait_running(self, job_id, timeout, sleep):
+    def wait_running(self, job_id, timeout, sleep, option="jar"):
         """RUNNING with every task running (or FINISHED, for a bounded job); FAILED fails with the cause."""
         def probe():
-            detail = self.rest.job(job_id)
+            try:
+                detail = self.rest.job(job_id)
+            except RestUnavailable as exc:
+                return False, {"summary": exc.message}
+            except BackendError as exc:
+                if (exc.partial or {}).get("status") == 404:  # not submitted yet (application mode)
+                    return False, {"summary": "job %s not known yet" % job_id}
+                raise
             state = detail.get("state")
-            if state == "FAILED" or state == "CANCELED":
-                raise BackendError("job %s is %s: %s" % (job_id, state, self.root_cause(job_id)), option="jar")
+            if state in ("FAILED", "CANCELED"):
+                raise BackendError("job %s is %s: %s" % (job_id, state, self.root_cause(job_id)), option=option)
             if state == "FINISHED":
                 return True, {"state": state}
             vertices = detail.get("vertices") or []
@@ -206,3 +235,11 @@ class SessionJob(object):
         text = exceptions.get("root-exception") or ""
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         return lines[0] if lines else "unknown"
+
+
+def failure_reason(cause):
+    """The most telling line of a Flink failure cause (the last 'Caused by', else the first line)."""
+    text = cause.get("stack-trace") or cause.get("class") or str(cause) if isinstance(cause, dict) else str(cause)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    reasons = [line for line in lines if "Caused by" in line] or lines[:1]
+    return reasons[-1] if reasons else "unknown reason"

@@ -255,24 +255,25 @@ def main():
             result["jar_id"] = jar_id
         if module.check_mode or action is None:
             if action is None and params["state"] == "running" and params["wait"] and current:
-                result["job_state"] = job.wait_running(current["jid"], timeout, sleep)
+                result["job_state"] = job.control.wait_running(current["jid"], timeout, sleep)
             module.exit_json(**result)
 
+        control = job.control
         if action == "cancel":
-            result["job_state"] = job.cancel(current, timeout, sleep)
+            result["job_state"] = control.cancel(current["jid"], timeout, sleep)
         elif action in ("submit", "upgrade"):
             savepoint = spec.savepoint_path if action == "submit" else None
             if action == "upgrade":
                 if spec.upgrade_mode == "savepoint":
-                    savepoint = job.stop_with_savepoint(current, timeout, sleep)
+                    savepoint = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
                     result["last_savepoint"] = savepoint
                 else:
-                    job.cancel(current, timeout, sleep)
+                    control.cancel(current["jid"], timeout, sleep)
             job_id = job.submit(savepoint_path=savepoint)
             result.update(job_id=job_id, job_state="SUBMITTED", savepoint=savepoint)
             result["jar_id"] = job.jar_id(upload=False)[0]
             if params["wait"]:
-                result["job_state"] = job.wait_running(job_id, timeout, sleep)
+                result["job_state"] = control.wait_running(job_id, timeout, sleep)
         if params["state"] == "absent":
             for jar in job.own_jars():
                 rest.delete_jar(jar["id"])
