@@ -106,13 +106,15 @@ build_cri_clean() {
 
 # Small programs with the standard library only.
 build_small() {
-  local name="$1"
-  [ -x "$K8S_BIN_DIR/$name" ] && return 0
+  local name="$1" sum
+  sum="$(sha256sum "$K8S_DIR/src/$name/main.go" | cut -c1-64)"
+  [ -x "$K8S_BIN_DIR/$name" ] && [ "$(cat "$K8S_BIN_DIR/.$name.sha256" 2>/dev/null)" = "$sum" ] && return 0
   local m="$BUILD_DIR/$name"
   mkdir -p "$m"
   cp "$K8S_DIR/src/$name/main.go" "$m/"
   (cd "$m" && printf 'module flinkops.test/%s\n\ngo 1.22\n' "$name" > go.mod &&
     gobuild -ldflags "-s -w" -o "$K8S_BIN_DIR/$name" .)
+  echo "$sum" >"$K8S_BIN_DIR/.$name.sha256"
 }
 
 # Images of static binaries, written without Docker (mkimage.py), loaded into containerd by `up`.
@@ -127,9 +129,10 @@ build_images() {
     python3 "$K8S_DIR/mkimage.py" "$K8S_IMAGE_DIR/coredns.tar.tmp" "$K8S_COREDNS_IMAGE" '["/coredns"]' \
       "$K8S_BIN_DIR/coredns=/coredns" >/dev/null && mv "$K8S_IMAGE_DIR/coredns.tar.tmp" "$K8S_IMAGE_DIR/coredns.tar"
   fi
-  if [ ! -f "$K8S_IMAGE_DIR/nettool.tar" ]; then
+  if [ ! -f "$K8S_IMAGE_DIR/nettool.tar" ] || [ "$(cat "$K8S_IMAGE_DIR/nettool.ref" 2>/dev/null)" != "$K8S_NETTOOL_IMAGE" ]; then
     python3 "$K8S_DIR/mkimage.py" "$K8S_IMAGE_DIR/nettool.tar.tmp" "$K8S_NETTOOL_IMAGE" '["/nettool"]' \
       "$K8S_BIN_DIR/nettool=/nettool" >/dev/null && mv "$K8S_IMAGE_DIR/nettool.tar.tmp" "$K8S_IMAGE_DIR/nettool.tar"
+    echo "$K8S_NETTOOL_IMAGE" >"$K8S_IMAGE_DIR/nettool.ref"
   fi
 }
 

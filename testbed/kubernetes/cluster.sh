@@ -23,6 +23,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 K8S_DIR="$TESTBED_DIR/kubernetes"
 source "$K8S_DIR/env.sh"
 
+# kubelet, kube-proxy and containerd's shims call mount, iptables and runc (in /usr/sbin on Debian).
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 PIDS="$K8S_RUN/pids"
 KUBECTL=("$K8S_BIN_DIR/kubectl" --kubeconfig "$K8S_KUBECONFIG")
 CTR=(ctr --address "$K8S_CONTAINERD_SOCK" -n k8s.io)
@@ -465,10 +467,13 @@ cmd_up() {
   local t0=$SECONDS
   if cluster_up; then
     log "cluster already up (kubeconfig: $K8S_KUBECONFIG)"
+    bash "$K8S_DIR/build.sh"
+    load_builtin_images
     cmd_load_images
     return 0
   fi
-  [ -x "$K8S_BIN_DIR/kube-apiserver" ] && [ -f "$K8S_IMAGE_DIR/nettool.tar" ] || bash "$K8S_DIR/build.sh"
+  # Builds what is missing (a cold build takes many minutes; when all is cached, well under a second).
+  bash "$K8S_DIR/build.sh"
   apt_install containerd runc containernetworking-plugins iptables conntrack openssl curl
   # Half-started or left over from a crash: clean up first.
   if [ -n "$(ls "$PIDS" 2>/dev/null)" ] || ip link show "$K8S_IFACE" >/dev/null 2>&1; then

@@ -41,7 +41,8 @@ K8S_CONTAINERD_SOCK="$K8S_RUN/containerd/containerd.sock"
 K8S_PAUSE_IMAGE="${K8S_PAUSE_IMAGE:-registry.k8s.io/pause:3.10}"
 K8S_COREDNS_IMAGE="flinkops/coredns:$COREDNS_VERSION"
 # A static test program (src/nettool) for the network tests.
-K8S_NETTOOL_IMAGE="flinkops/nettool:1"
+# Tagged by its source's hash: a changed program becomes a new image that `up` loads.
+K8S_NETTOOL_IMAGE="flinkops/nettool:$(sha256sum "$TESTBED_DIR/kubernetes/src/nettool/main.go" | cut -c1-12)"
 K8S_IMAGE_DIR="$FLINKOPS_CACHE/kubernetes/$K8S_VERSION/images"
 
 export K8S_VERSION K8S_BIN_DIR K8S_STATE K8S_KUBECONFIG K8S_NODE_IP K8S_CONTAINERD_SOCK

@@ -1,8 +1,8 @@
 """Fixtures for the Kubernetes platform: the real single-node cluster of testbed/kubernetes/.
 
-The session fixture ``k8s`` makes sure our Flink images exist (testbed/docker/images.sh), starts the
+The package-scoped fixture ``k8s`` makes sure our Flink images exist (testbed/docker/images.sh), starts the
 cluster with ``testbed/kubernetes/cluster.sh up`` (which also copies the images into the cluster's
-containerd) and stops it again at the end if it was not running before (FLINKOPS_K8S_KEEP=1 keeps
+containerd) and stops it again after the last test of this directory if it was not running before (FLINKOPS_K8S_KEEP=1 keeps
 it). Tests talk to it with kubectl, the Flink client and the kubernetes Python SDK: no mocks.
 """
 
@@ -19,7 +19,6 @@ import pytest
 from tests.conftest import CACHE, FLINK_DEFAULT, FLINK_VERSIONS, REPO, flink_image
 
 CLUSTER_SH = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
-NETTOOL_IMAGE = "flinkops/nettool:1"
 
 
 def _sh(*cmd, timeout=None):
@@ -30,7 +29,7 @@ def _cluster_settings():
     """K8S_* settings as cluster.sh sees them (env.sh after lib.sh)."""
     script = ('source "%s/testbed/lib.sh"; source "%s/testbed/kubernetes/env.sh"; '
               'for v in K8S_VERSION K8S_BIN_DIR K8S_KUBECONFIG K8S_STATE K8S_NODE_IP K8S_API_PORT '
-              'K8S_NODE_NAME K8S_KUBERNETES_SVC_IP K8S_DNS_IP; do echo "$v=${!v}"; done') % (REPO, REPO)
+              'K8S_NODE_NAME K8S_KUBERNETES_SVC_IP K8S_DNS_IP K8S_NETTOOL_IMAGE; do echo "$v=${!v}"; done') % (REPO, REPO)
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines())
 
@@ -92,7 +91,7 @@ def _ensure_flink_images():
             pytest.fail("%s %s failed:\n%s" % (path, " ".join(args), proc.stderr[-4000:]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def k8s():
     was_up = _sh("bash", CLUSTER_SH, "status", timeout=60).returncode == 0
     _ensure_flink_images()
@@ -107,7 +106,7 @@ def k8s():
         _sh("bash", CLUSTER_SH, "down", timeout=300)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kubeconfig(k8s):
     """Path of the cluster's admin kubeconfig."""
     return k8s.kubeconfig
@@ -145,6 +144,10 @@ def new_namespace(k8s):
     yield make
     for name in made:
         k8s.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# Image of testbed/kubernetes/src/nettool (tagged by its source's hash).
+NETTOOL_IMAGE = _cluster_settings()["K8S_NETTOOL_IMAGE"]
 
 
 def pod_manifest(name, image, args, service_account=None, labels=None):

@@ -239,3 +239,33 @@ def test_cluster_sh_up_is_idempotent_and_status_reports(k8s):
     env = _sh("bash", CLUSTER_SH, "env").stdout
     assert "export KUBECONFIG=%s" % k8s.kubeconfig in env
     assert os.path.exists(k8s.kubeconfig)
+
+
+def test_cluster_traffic_is_confined_to_this_machine(k8s, namespace):
+    """Checked on the configuration, without sending anything anywhere."""
+    import subprocess
+
+    # Pods may talk to each other over the bridge, nothing else is forwarded in or out of it.
+    rules = subprocess.run(["iptables", "-S", "FLINKOPS-K8S-FWD"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert rules[1:] == [
+        "-A FLINKOPS-K8S-FWD -i flinkcni0 -o flinkcni0 -j ACCEPT",
+        "-A FLINKOPS-K8S-FWD -i flinkcni0 -j REJECT --reject-with icmp-port-unreachable",
+        "-A FLINKOPS-K8S-FWD -o flinkcni0 -j REJECT --reject-with icmp-port-unreachable",
+    ], rules
+    forward = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True, check=True).stdout
+    assert "-A FORWARD -j FLINKOPS-K8S-FWD" in forward
+    # Cluster addresses that no pod or Service holds are unreachable, not sent to the default gateway.
+    free_ip = k8s.node_ip.rsplit(".", 2)[0] + ".250.250"
+    route = subprocess.run(["ip", "route", "get", free_ip], capture_output=True, text=True)
+    assert route.returncode != 0 or route.stdout.startswith("unreachable"), route.stdout + route.stderr
+    # Cluster DNS has no upstream: no `forward` in the Corefile.
+    corefile = k8s.json("get", "configmap", "coredns", "-n", "kube-system")["data"]["Corefile"]
+    assert "kubernetes cluster.local" in corefile and "forward" not in corefile
+    # And pods are pointed at the cluster DNS only.
+    k8s.apply(pod_manifest("resolv", NETTOOL_IMAGE, ["sleep"]), namespace)
+    k8s.wait("pod/resolv", "condition=Ready", namespace)
+    resolv = k8s.exec(namespace, "resolv", "/nettool", "cat", "/etc/resolv.conf", check=True).stdout
+    nameservers = [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")]
+    assert nameservers == [k8s.dns_ip], resolv
+    assert "search %s.svc.cluster.local svc.cluster.local cluster.local" % namespace in resolv

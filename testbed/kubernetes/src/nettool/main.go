@@ -5,6 +5,7 @@
 //	nettool get URL             HTTP GET, print status and body (exit 1 unless 200)
 //	nettool api PATH            GET https://kubernetes.default.svc<PATH> with the pod's
 //	                            service-account token and CA; print status and body
+//	nettool cat FILE            print FILE (the image has no shell)
 //	nettool sleep               sleep until killed
 package main
 
@@ -43,7 +44,7 @@ func show(resp *http.Response, err error) {
 
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: nettool serve PORT | dns NAME | get URL | api PATH | sleep")
+		die("usage: nettool serve PORT | dns NAME | get URL | api PATH | cat FILE | sleep")
 	}
 	switch os.Args[1] {
 	case "serve":
@@ -81,6 +82,12 @@ func main() {
 		req, _ := http.NewRequest("GET", "https://kubernetes.default.svc"+os.Args[2], nil)
 		req.Header.Set("Authorization", "Bearer "+string(token))
 		show(c.Do(req))
+	case "cat":
+		data, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			die("%v", err)
+		}
+		os.Stdout.Write(data)
 	case "sleep":
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
