@@ -291,6 +291,10 @@ class DockerCluster(object):
             "extra": self.extra_inputs(role),
         }
 
+    def desired_view(self):
+        """The spec as shown in diff mode and kept in the JobManager's labels."""
+        return self.spec.public_view()
+
     def extra_inputs(self, role):
         """Subclasses add what else defines their containers (e.g. an application's job)."""
         return None
@@ -321,7 +325,7 @@ class DockerCluster(object):
         if actual["network"] is None:
             actions.append(Action("create", "network %s" % self.spec.network, "missing", "network"))
         before = self.before_view(actual)
-        after = self.spec.public_view()
+        after = self.desired_view()
         changed_fields = sorted(k for k in after if k != "taskmanager" and before.get(k) != after.get(k))
 
         jm_inputs_hash = _hash(self.container_inputs("jobmanager"))
@@ -420,6 +424,8 @@ class DockerCluster(object):
             # The engine is on this host: a process (not a container) may hold the port.
             address = self.spec.rest_bind_address if self.spec.rest_bind_address not in ("0.0.0.0", "::") else ""
             probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # As docker-proxy (and any server) does: connections in TIME_WAIT do not hold the port.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((address, port))
             except OSError:
@@ -473,7 +479,7 @@ class DockerCluster(object):
         if index is not None:
             labels[LABEL_INDEX] = str(index)
         if role == "jobmanager":
-            labels[LABEL_SPEC] = json.dumps(spec.public_view(), sort_keys=True)
+            labels[LABEL_SPEC] = json.dumps(self.desired_view(), sort_keys=True)
         env = dict(spec.env)
         env["JOB_MANAGER_RPC_ADDRESS"] = self.jm_name()
         plugins = self.resolve_plugins()

@@ -46,7 +46,7 @@ def run_cluster(module, platform_cls):
                     hint="Stop the jobs with a savepoint first (flinkops.flink.flink_job state=suspended), "
                          "or set disrupt_running_jobs=true to restart anyway")
         before = cluster.before_view(actual)
-        after = dict(spec.public_view(), state="present") if state != "absent" else {}
+        after = dict(cluster.desired_view(), state="present") if state != "absent" else {}
         result["actions"] = [a.as_dict() for a in actions]
         result["changes"] = [a.describe() for a in actions]
         result["changed"] = bool(actions)

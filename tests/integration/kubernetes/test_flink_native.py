@@ -17,22 +17,21 @@ import urllib.request
 import pytest
 
 from tests.conftest import CACHE
-from tests.integration.kubernetes.conftest import FLINK_DEFAULT, flink_image
+from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
 
 pytestmark = pytest.mark.kubernetes
 
-VERSION = os.environ.get("FLINKOPS_K8S_NATIVE_VERSION", FLINK_DEFAULT)
 CLUSTER_ID = "native-session"
 
 
-def flink_options(k8s, namespace):
+def flink_options(k8s, namespace, version):
     """-D options: small enough that a JobManager and two TaskManagers fit on 2 cores."""
     opts = {
         "kubernetes.cluster-id": CLUSTER_ID,
         "kubernetes.namespace": namespace,
         "kubernetes.config.file": k8s.kubeconfig,
         "kubernetes.service-account": "flink-service-account",
-        "kubernetes.container.image.ref": flink_image(VERSION),
+        "kubernetes.container.image.ref": flink_image(version),
         # The images exist only in the node's containerd: never pull.
         "kubernetes.container.image.pull-policy": "Never",
         # Reached from this host at the node address + node port.
@@ -67,9 +66,10 @@ def labelled(k8s, kind, namespace, selector):
     return k8s.json("get", kind, "-n", namespace, "-l", selector)["items"]
 
 
-def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_dist):
-    dist = flink_dist[VERSION]
-    jar = os.path.join(CACHE, "jobs", VERSION, "flinkops-examples.jar")
+@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_dist, version):
+    dist = flink_dist[version]
+    jar = os.path.join(CACHE, "jobs", version, "flinkops-examples.jar")
     assert os.path.exists(jar), jar
     # Service account and role binding as in Flink's "Native Kubernetes" docs (RBAC section),
     # bound in the session's namespace.
@@ -77,7 +77,7 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     k8s.kubectl("create", "rolebinding", "flink-role-binding-flink", "--clusterrole=edit",
                 "--serviceaccount=%s:flink-service-account" % namespace, "-n", namespace)
 
-    opts = flink_options(k8s, namespace)
+    opts = flink_options(k8s, namespace, version)
     res = run_client(k8s, dist, os.path.join(dist, "bin", "kubernetes-session.sh"), *opts, timeout=180)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     k8s.kubectl("rollout", "status", "deployment/%s" % CLUSTER_ID, "-n", namespace, "--timeout=240s",
@@ -109,7 +109,7 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     tm_pods = labelled(k8s, "pods", namespace, app + ",component=taskmanager")
     assert len(tm_pods) == 2
     assert {p["status"]["phase"] for p in tm_pods} == {"Running"}
-    assert {p["spec"]["containers"][0]["image"] for p in tm_pods} == {flink_image(VERSION)}
+    assert {p["spec"]["containers"][0]["image"] for p in tm_pods} == {flink_image(version)}
     # TaskManager ids are their pod names.
     assert sorted(tm["id"] for tm in tms) == sorted(p["metadata"]["name"] for p in tm_pods)
     # The job's result, printed by a TaskManager to its container log.

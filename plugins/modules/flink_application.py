@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: flink_application
+short_description: Deploy and operate a Flink application cluster (one job, deployed with the cluster)
+version_added: 0.1.0
+description:
+  - Deploys a Flink application cluster. The JobManager runs the job in C(standalone-job) mode (the mode the
+    Flink docs recommend for production) and the TaskManagers run its tasks. The same spec as
+    M(flinkops.flink.flink_session), plus O(job).
+  - The job jar is either mounted from the Docker host into C(/opt/flink/usrlib) of every container
+    (O(job.jar)), or already in the image's C(usrlib) (build one with M(flinkops.flink.flink_image)).
+  - A change that touches the running job (jar, class, arguments, parallelism, image, Flink configuration)
+    follows O(job.upgrade_mode). The state-saving step comes first; when it fails the old job keeps running and
+    the module fails with the reason, before any container is touched.
+  - O(state=suspended) stops the job with a savepoint, removes the containers and records where the savepoint
+    is (labels of a Docker volume C(flinkops-<name>-state)). O(state=running) then resumes from it.
+  - With O(wait=true), C(running) means the REST API answers, the TaskManagers are registered and the job is
+    RUNNING with all its tasks (or FINISHED, for a bounded job).
+author:
+  - flinkops.flink contributors (@flinkops)
+extends_documentation_fragment:
+  - flinkops.flink.cluster
+  - flinkops.flink.wait
+  - flinkops.flink.docker
+  - flinkops.flink.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - C(running) deploys or updates the application; C(suspended) stops the job with a savepoint and removes
+        the containers; C(absent) removes the containers, the state record and the network the module created
+        (the job's state is gone unless you keep a savepoint).
+    type: str
+    default: running
+    choices: [running, suspended, absent]
+  job:
+    description:
+      - The application's job. Required unless O(state=absent).
+    type: dict
+    suboptions:
+      jar:
+        description:
+          - Absolute path of the job jar on the Docker host; mounted read-only into C(/opt/flink/usrlib) of every
+            container. Leave it out when the image already has the jar in C(usrlib).
+          - When the file is readable where the module runs, its content is hashed (a new build of the same path
+            is an upgrade) and O(job.entry_class) is checked to be in it.
+        type: str
+      entry_class:
+        description:
+          - The job's main class (C(--job-classname)).
+        type: str
+        required: true
+      args:
+        description:
+          - Program arguments.
+        type: list
+        elements: str
+        default: []
+      parallelism:
+        description:
+          - Job parallelism (C(parallelism.default) of the JobManager).
+        type: int
+      savepoint_path:
+        description:
+          - Savepoint or retained checkpoint to start from on the first deployment (C(--fromSavepoint)). A
+            C(file://) or absolute path is checked to exist as the containers see it, before anything starts.
+        type: str
+      allow_non_restored_state:
+        description:
+          - Start even if state in the savepoint maps to no operator (C(--allowNonRestoredState)).
+        type: bool
+        default: false
+      upgrade_mode:
+        description:
+          - How a change reaches a running job. C(savepoint) stops it with a savepoint and starts the new job from
+            it. C(last-state) cancels it and starts from its latest retained checkpoint (needs a checkpoint
+            directory in O(flink_config); retention on cancellation is set for you). C(stateless) starts the new
+            job empty.
+        type: str
+        default: savepoint
+        choices: [savepoint, last-state, stateless]
+      savepoint_dir:
+        description:
+          - Directory for savepoints, as Flink sees it (for example C(file:///savepoints) on a mounted volume). The
+            cluster's C(execution.checkpointing.savepoint-dir) if not set.
+        type: str
+      restore:
+        description:
+          - C(auto) resumes a suspended application from its savepoint, else starts from O(job.savepoint_path) or
+            empty. C(required) fails (before anything starts) when there is no savepoint to start from.
+        type: str
+        default: auto
+        choices: [auto, required]
+seealso:
+  - module: flinkops.flink.flink_session
+  - module: flinkops.flink.flink_image
+  - name: Application mode on Docker
+    description: The deployment this module automates.
+    link: https://nightlies.apache.org/flink/flink-docs-stable/docs/deployment/resource-providers/standalone/docker/
+"""
+
+EXAMPLES = r"""
+- name: An application cluster running a job from a jar on the Docker host
+  flinkops.flink.flink_application:
+    name: clicks
+    image: flink:2.2.1-java17
+    taskmanager: {replicas: 2, slots: 2}
+    mounts:
+      - {source: /srv/flink/savepoints, target: /savepoints}
+    flink_config:
+      execution.checkpointing.interval: 10s
+      execution.checkpointing.savepoint-dir: file:///savepoints
+    job:
+      jar: /srv/jobs/clicks-2.3.jar
+      entry_class: com.example.Clicks
+      args: [--window, 1m]
+      parallelism: 4
+      upgrade_mode: savepoint
+    rest_port: 8082
+
+- name: Suspend it (savepoint, containers removed)
+  flinkops.flink.flink_application:
+    name: clicks
+    image: flink:2.2.1-java17
+    state: suspended
+    job:
+      entry_class: com.example.Clicks
+
+- name: Remove it and its state record
+  flinkops.flink.flink_application:
+    name: clicks
+    state: absent
+"""
+
+RETURN = r"""
+job_id:
+  description: Id of the application's job.
+  returned: when the application runs
+  type: str
+  sample: 3c0d1f7e9b2a4c5d8e1f00aa0193f2aa
+job_state:
+  description: State of the job when the module finished.
+  returned: when the application runs
+  type: str
+  sample: RUNNING
+savepoint:
+  description: Savepoint the job started from in this run (or, when suspending, the savepoint taken).
+  returned: when one was used or taken
+  type: str
+  sample: file:/savepoints/savepoint-3c0d1f-8a1b2c3d4e5f
+last_savepoint:
+  description: Savepoint taken by this run (an upgrade's).
+  returned: when one was taken
+  type: str
+  sample: file:/savepoints/savepoint-3c0d1f-8a1b2c3d4e5f
+rest_url:
+  description: URL of the JobManager's REST API and web UI.
+  returned: when the application runs
+  type: str
+  sample: http://127.0.0.1:8082
+taskmanagers:
+  description: The TaskManagers registered with the JobManager.
+  returned: when the application runs
+  type: list
+  elements: dict
+  sample: [{"id": "clicks-taskmanager-1", "slots": 2, "free_slots": 0}]
+containers:
+  description: The cluster's containers.
+  returned: when the application runs
+  type: list
+  elements: dict
+  sample: [{"name": "clicks-jobmanager", "id": "0123456789ab", "role": "jobmanager", "state": "running",
+            "image": "flink:2.2.1-java17"}]
+actions:
+  description: The planned actions (applied unless in check mode), including C(upgrade), C(savepoint) and C(resume).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "upgrade", "target": "job of clicks", "reason": "changed: job (upgrade_mode savepoint)"}]
+changes:
+  description: The planned actions, one readable line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["recreate clicks-jobmanager (changed: job)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import run_application
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
+
+JOB_OPTIONS = dict(
+    jar=dict(type="str"),
+    entry_class=dict(type="str", required=True),
+    args=dict(type="list", elements="str", default=[]),
+    parallelism=dict(type="int"),
+    savepoint_path=dict(type="str"),
+    allow_non_restored_state=dict(type="bool", default=False),
+    upgrade_mode=dict(type="str", default="savepoint", choices=["savepoint", "last-state", "stateless"]),
+    savepoint_dir=dict(type="str"),
+    restore=dict(type="str", default="auto", choices=["auto", "required"]),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=cluster_argument_spec(
+            state=dict(type="str", default="running", choices=["running", "suspended", "absent"]),
+            job=dict(type="dict", options=JOB_OPTIONS),
+        ),
+        required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job"))],
+        supports_check_mode=True,
+    )
+    require_docker(module)
+    run_application(module)
+
+
+if __name__ == "__main__":
+    main()
