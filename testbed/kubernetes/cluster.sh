@@ -465,6 +465,11 @@ apply_addons() {
 
 cmd_up() {
   local t0=$SECONDS
+  # All processes run but the API is slow to answer (a busy machine): give it time before
+  # deciding that the cluster is broken and starting it afresh.
+  if all_running && ! cluster_up; then
+    wait_for "running cluster answers" 30 cluster_up || log "the running cluster does not answer: restarting it"
+  fi
   if cluster_up; then
     log "cluster already up (kubeconfig: $K8S_KUBECONFIG)"
     bash "$K8S_DIR/build.sh"
@@ -475,11 +480,9 @@ cmd_up() {
   # Builds what is missing (a cold build takes many minutes; when all is cached, well under a second).
   bash "$K8S_DIR/build.sh"
   apt_install containerd runc containernetworking-plugins iptables conntrack openssl curl
-  # Half-started or left over from a crash: clean up first.
-  if [ -n "$(ls "$PIDS" 2>/dev/null)" ] || ip link show "$K8S_IFACE" >/dev/null 2>&1; then
-    log "cleaning up what an earlier run left"
-    cmd_down
-  fi
+  # Whatever an earlier run left (half-started, crashed, machine restarted without `down`) goes
+  # first, so that every start is a fresh cluster. Takes well under a second when nothing is left.
+  cmd_down
   t0=$SECONDS
   # Logs of the previous run stay for one more run.
   if [ -d "$K8S_LOGS" ]; then rm -rf "$K8S_LOGS.previous"; mv "$K8S_LOGS" "$K8S_LOGS.previous"; fi
@@ -488,13 +491,14 @@ cmd_up() {
   write_configs
   net_up
   start_all
-  wait_for "node $K8S_NODE_NAME Ready" "$K8S_WAIT" node_ready || die "node not Ready; see $K8S_LOGS/kubelet.log"
   apply_addons
+  wait_for "node $K8S_NODE_NAME Ready" "$K8S_WAIT" node_ready || die "node not Ready; see $K8S_LOGS/kubelet.log"
+  "${KUBECTL[@]}" -n kube-system rollout status deployment/coredns --timeout="${K8S_WAIT}s" >/dev/null ||
+    die "CoreDNS did not become ready"
+  log "CoreDNS available after $((SECONDS - t0))s"
   # The default ServiceAccount appears once the controller-manager runs; pods need it.
   wait_for "default service account" "$K8S_WAIT" "${KUBECTL[@]}" -n default get serviceaccount default ||
     die "no default service account; see $K8S_LOGS/kube-controller-manager.log"
-  "${KUBECTL[@]}" -n kube-system rollout status deployment/coredns --timeout="${K8S_WAIT}s" >/dev/null ||
-    die "CoreDNS did not become ready"
   log "cluster up in $((SECONDS - t0))s: export KUBECONFIG=$K8S_KUBECONFIG"
   cmd_load_images
 }
