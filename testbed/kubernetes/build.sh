@@ -6,8 +6,10 @@
 #   coredns                    (github.com/coredns/coredns, only the plugins a cluster DNS needs)
 #   pause                      (src/pause: the pod sandbox process, a tiny static program)
 # Go builds run under `nice -n 19` (the machine is shared); GO_BUILD_P sets `go build -p`.
+# shellcheck source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 K8S_DIR="$TESTBED_DIR/kubernetes"
+# shellcheck source=env.sh
 source "$K8S_DIR/env.sh"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -120,7 +122,6 @@ build_small() {
 # Images of static binaries, written without Docker (mkimage.py), loaded into containerd by `up`.
 build_images() {
   mkdir -p "$K8S_IMAGE_DIR"
-  local tmp
   if [ ! -f "$K8S_IMAGE_DIR/pause.tar" ]; then
     python3 "$K8S_DIR/mkimage.py" "$K8S_IMAGE_DIR/pause.tar.tmp" "$K8S_PAUSE_IMAGE" '["/pause"]' \
       "$K8S_BIN_DIR/pause=/pause" >/dev/null && mv "$K8S_IMAGE_DIR/pause.tar.tmp" "$K8S_IMAGE_DIR/pause.tar"

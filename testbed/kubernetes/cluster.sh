@@ -19,8 +19,10 @@
 # (iptables mode), containerd (Debian's, a separate instance from Docker's), CNI bridge +
 # host-local + portmap (Debian's containernetworking-plugins), CoreDNS as a Deployment.
 # All of them are host processes started here; logs in $K8S_STATE/logs.
+# shellcheck source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 K8S_DIR="$TESTBED_DIR/kubernetes"
+# shellcheck source=env.sh
 source "$K8S_DIR/env.sh"
 
 # kubelet, kube-proxy and containerd's shims call mount, iptables and runc (in /usr/sbin on Debian).
@@ -375,6 +377,7 @@ load_docker_image() {
   log "imported $img from Docker ($((SECONDS - t0))s)"
 }
 
+# shellcheck disable=SC2120  # `load-images IMAGE...` passes arguments
 cmd_load_images() {
   pid_of containerd >/dev/null || die "the cluster's containerd does not run: cluster.sh up first"
   local imgs=("$@") v

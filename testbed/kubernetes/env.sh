@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Settings of the single-node test cluster. Sourced by cluster.sh and build.sh (after ../lib.sh).
-# Every value can be overridden from the environment.
+# Versions, addresses, ports and the state directories can be overridden from the environment.
+# shellcheck disable=SC2034  # used by the scripts that source this file
 
 # Kubernetes 1.33 runs on cgroup v1 and containerd 1.6 (1.35 refuses cgroup v1 by default).
 K8S_VERSION="${K8S_VERSION:-1.33.13}"
