@@ -126,7 +126,8 @@ def test_upgrades_and_suspend_lose_no_state(collections_path, docker_client, clu
     # Upgrade 2: new parallelism.
     rescaled = run(collections_path, app_task(cluster_name, image, port, v2, dirs, parallelism=2))
     assert rescaled["last_savepoint"] != upgraded["last_savepoint"]
-    assert [v["parallelism"] for v in rest(port, "/jobs/%s" % rescaled["job_id"])["vertices"]] == [2, 2, 2, 2]
+    vertices = rest(port, "/jobs/%s" % rescaled["job_id"])["vertices"]
+    assert vertices and all(v["parallelism"] == 2 for v in vertices), vertices
     seen = len(output(dirs["out"]))
     wait_for_more_output(dirs["out"], seen + 60)
 

@@ -22,7 +22,7 @@ CLUSTER_SH = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
 
 
 def _sh(*cmd, timeout=None):
-    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def _cluster_settings():
@@ -53,10 +53,9 @@ class K8s:
 
     def kubectl(self, *args, check=True, input=None, timeout=120, kubeconfig=None):
         cmd = [self.kubectl_bin, "--kubeconfig", kubeconfig or self.kubeconfig] + list(args)
-        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout, check=False)
         if check and proc.returncode != 0:
-            raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout,
-                                                             proc.stderr))
+            raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
     def json(self, *args):

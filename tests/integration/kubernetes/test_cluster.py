@@ -20,7 +20,7 @@ def test_node_ready_with_stamped_versions(k8s):
     assert lines[0].split()[:2] == ["NAME", "STATUS"]
     assert lines[1].split()[:2] == [k8s.node_name, "Ready"], out
 
-    core, _ = k8s.sdk()
+    core = k8s.sdk()[0]
     node = core.read_node(k8s.node_name)
     conditions = {c.type: c.status for c in node.status.conditions}
     assert conditions["Ready"] == "True"

@@ -54,7 +54,7 @@ def flink_options(k8s, namespace, version):
 def run_client(k8s, dist, *args, timeout=300):
     env = dict(k8s.env, FLINK_HOME=dist)
     env.pop("FLINK_CONF_DIR", None)
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=dist)
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=dist, check=False)
 
 
 def rest(base, path):
