@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -45,6 +46,20 @@ class Names(object):
         for network in self.client.networks.list():
             if network.name.startswith(self.prefix):
                 network.remove()
+        # Untagged images built on top of ours (the cached steps of a failed build) first, newest first.
+        ours = set(i.id for i in self.client.images.list() if any(t.startswith(self.prefix) for t in i.tags))
+        every = self.client.api.images(all=True)
+        children = {}
+        for image in every:
+            children.setdefault(image.get("ParentId"), []).append(image)
+        dangling, todo = [], list(ours)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if not [t for t in child.get("RepoTags") or [] if t != "<none>:<none>"]:
+                    dangling.append(child["Id"])
+                    todo.append(child["Id"])
+        for image_id in reversed(dangling):
+            self.client.images.remove(image_id, force=True)
         for image in self.client.images.list():
             for tag in image.tags:
                 if tag.startswith(self.prefix):
@@ -231,6 +246,22 @@ def test_bad_input_builds_nothing(case, collections_path, docker_client, names):
     assert names.images() == []
 
 
+def test_failed_build_returns_the_log(collections_path, docker_client, names):
+    """A build that fails (python on a base image without apt sources) fails the task with the end of the build
+    log, and leaves no image under the name."""
+    base = names.image("no-apt-sources")
+    docker_client.images.build(fileobj=io.BytesIO(("FROM %s\nRUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*\n"
+                                                   % flink_image(FLINK_DEFAULT)).encode()), tag=base, rm=True)
+    name = names.image("python-fails")
+    result = run_playbook(collections_path, tasks=[task(name, base_image=base, python=True)])
+    assert result.rc != 0, result
+    out = result.task("image")
+    assert out["msg"].startswith("building %s failed: " % name), out["msg"]
+    assert any("python3" in line for line in out["build_log"]), out["build_log"]
+    assert "apt-get install" in "\n".join(out["build_log"])
+    assert names.images() == [base]
+
+
 class UnixForwarder(object):
     """A TCP port on 127.0.0.1 forwarded to the Docker socket: the Docker host as a client of a remote host sees
     it (the module cannot use the local socket or the local file system for the build)."""
@@ -342,7 +373,9 @@ def test_python_image(collections_path, docker_client, names, tmp_path):
     job = tmp_path / "udf_job.py"
     job.write_text(UDF_JOB)
     os.chmod(str(tmp_path), 0o755)
-    out = docker_client.containers.run(name, command=["flink", "run", "-t", "local", "-py", "/tmp/job/udf_job.py"],
-                                       volumes={str(tmp_path): {"bind": "/tmp/job", "mode": "ro"}}, remove=True,
-                                       network_mode="none", name=names.prefix + "-pyjob")
-    assert "SQUARES [1, 4, 9]" in out.decode("utf-8", "replace")
+    container = docker_client.containers.run(name, command=["flink", "run", "-t", "local", "-py", "/tmp/job/udf_job.py"],
+                                             volumes={str(tmp_path): {"bind": "/tmp/job", "mode": "ro"}}, detach=True,
+                                             name=names.prefix + "-pyjob")
+    status = container.wait(timeout=600)["StatusCode"]
+    out = container.logs().decode("utf-8", "replace")
+    assert status == 0 and "SQUARES [1, 4, 9]" in out, out[-5000:]
