@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import time
-import zipfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import (
     LABEL_CLUSTER, LABEL_MANAGED, MANAGED_BY, Action, DockerCluster, _short)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, JobControl, file_sha256, name_prefix
+from ansible_collections.flinkops.flink.plugins.module_utils.job import (
+    ACTIVE, JobControl, check_jar_class, file_sha256, name_prefix)
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
 
 USRLIB = "/opt/flink/usrlib"
@@ -56,15 +56,8 @@ class ApplicationJob(object):
             if not self.jar.startswith("/") or not self.jar.endswith(".jar"):
                 raise SpecError("%r must be an absolute path to a .jar on the Docker host" % self.jar, option="job.jar")
             if os.path.exists(self.jar):
+                check_jar_class(self.jar, self.entry_class, "job.jar", "job.entry_class")
                 self.jar_sha256 = file_sha256(self.jar)
-                entry = self.entry_class.replace(".", "/") + ".class"
-                try:
-                    with zipfile.ZipFile(self.jar) as archive:
-                        if entry not in archive.namelist():
-                            raise SpecError("%s has no class %s" % (self.jar, self.entry_class), option="job.entry_class",
-                                            hint="Check the class name, or the jar that contains it")
-                except zipfile.BadZipFile:
-                    raise SpecError("%s is not a jar (zip) file" % self.jar, option="job.jar")
             elif local_engine:
                 raise SpecError("%s does not exist" % self.jar, option="job.jar",
                                 hint="Give the path of the job jar on the Docker host")
@@ -292,11 +285,7 @@ def run_application(module):
                                                                    option="job.savepoint_dir")
                     result["last_savepoint"] = app.restore_from
                 elif mode == "last-state":
-                    app.restore_from = control.latest_checkpoint(job["jid"])
-                    if not app.restore_from:
-                        raise SpecError("job %s has no retained checkpoint yet; nothing was changed" % job["jid"],
-                                        option="job.upgrade_mode",
-                                        hint="Wait for a checkpoint, or use upgrade_mode savepoint")
+                    app.restore_from = control.last_state(job["jid"], "job.upgrade_mode")
                     control.cancel(job["jid"], timeout, sleep)
                 if action.kind == "savepoint":
                     app.write_record(app.restore_from, job["jid"])

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
@@ -27,6 +28,18 @@ JAR_PREFIX = "flinkops-"
 
 def name_prefix(name):
     return hashlib.sha256(("flinkops-job:" + name).encode("utf-8")).hexdigest()[:16]
+
+
+def check_jar_class(jar, entry_class, jar_option, class_option):
+    """A jar is a zip that holds the entry class: checked before anything is stopped or submitted."""
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        raise SpecError("%s is not a jar (zip) file" % jar, option=jar_option)
+    if entry_class and entry_class.replace(".", "/") + ".class" not in names:
+        raise SpecError("%s has no class %s" % (jar, entry_class), option=class_option,
+                        hint="Check the class name, or the jar that contains it")
 
 
 def file_sha256(path):
@@ -54,6 +67,8 @@ class JobSpec(object):
         self.allow_non_restored_state = bool(params.get("allow_non_restored_state"))
         self.upgrade_mode = params.get("upgrade_mode") or "savepoint"
         self.savepoint_dir = params.get("savepoint_dir")
+        self.restore = params.get("restore") or "auto"
+        self.trigger_savepoint = bool(params.get("trigger_savepoint"))
         self.jar_sha256 = None
         if params.get("state") == "running":
             if not self.jar:
@@ -61,6 +76,7 @@ class JobSpec(object):
             if not os.path.isfile(self.jar):
                 raise SpecError("%s does not exist or is not a file" % self.jar, option="jar",
                                 hint="Give the path of the job jar on the host that runs the module")
+            check_jar_class(self.jar, self.entry_class, "jar", "entry_class")
             self.jar_sha256 = file_sha256(self.jar)
 
     def spec_hash(self):
@@ -96,19 +112,38 @@ class SessionJob(object):
         return job["jid"][16:24] if job else None
 
     def plan(self, state):
-        """(action, reason) for the desired state: submit, upgrade, cancel, or None."""
+        """((action, reason), current job, savepoint to start from) for the desired state.
+
+        Actions: submit, resume (from the savepoint its last stop-with-savepoint left), upgrade, savepoint
+        (trigger_savepoint on an unchanged job), suspend, cancel; None when nothing is to be done.
+        """
         job = self.current()
         active = job is not None and job.get("state") in ACTIVE
         if state == "running":
-            if not active:
-                return ("submit", "no running job named %s" % self.spec.name), job
-            if self.running_hash(job) != self.spec.spec_hash():
+            if active and self.running_hash(job) != self.spec.spec_hash():
                 return ("upgrade", "the job's jar, class, arguments, parallelism or configuration changed "
-                                   "(upgrade_mode %s)" % self.spec.upgrade_mode), job
-            return (None, None), job
+                                   "(upgrade_mode %s)" % self.spec.upgrade_mode), job, None
+            if active:
+                if self.spec.trigger_savepoint:
+                    return ("savepoint", "trigger_savepoint is true"), job, None
+                return (None, None), job, None
+            suspended_at = None
+            if job is not None and job.get("state") == "FINISHED":
+                suspended_at = self.control.latest_savepoint(job["jid"])
+            if suspended_at:
+                return ("resume", "job %s was stopped with savepoint %s" % (job["jid"], suspended_at)), job, suspended_at
+            if job is not None and job.get("state") == "FINISHED" and self.running_hash(job) == self.spec.spec_hash():
+                return (None, None), job, None  # a bounded job that ran to its end: done, not to be rerun
+            if self.spec.restore == "required" and not self.spec.savepoint_path:
+                raise SpecError("no savepoint to resume job %s from: the cluster knows no job of this name that was "
+                                "stopped with a savepoint, and savepoint_path is not set" % self.spec.name,
+                                option="restore", hint="Set savepoint_path, or restore: auto to start without state")
+            return ("submit", "no running job named %s" % self.spec.name), job, self.spec.savepoint_path
+        if state == "suspended" and active:
+            return ("suspend", "state is suspended"), job, None
         if state in ("cancelled", "absent") and active:
-            return ("cancel", "state is %s" % state), job
-        return (None, None), job
+            return ("cancel", "state is %s" % state), job, None
+        return (None, None), job, None
 
     # Jar --------------------------------------------------------------------------------------------
     def jar_id(self, upload=True):
@@ -138,8 +173,12 @@ class SessionJob(object):
             payload["entryClass"] = self.spec.entry_class
         if self.spec.parallelism:
             payload["parallelism"] = self.spec.parallelism
-        if self.spec.flink_config:
-            payload["flinkConfiguration"] = self.spec.flink_config
+        config = dict(self.spec.flink_config)
+        if self.spec.upgrade_mode == "last-state":
+            # last-state upgrades cancel the job and start from its latest checkpoint: keep them on cancel.
+            config.setdefault("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+        if config:
+            payload["flinkConfiguration"] = config
         if savepoint_path:
             payload["savepointPath"] = savepoint_path
         try:
@@ -147,8 +186,10 @@ class SessionJob(object):
         except RestUnavailable:
             raise
         except BackendError as exc:
-            raise BackendError("submitting job %s failed: %s" % (self.spec.name, exc.message), option="jar",
-                               hint="Check entry_class, args and the jar; the error above comes from Flink")
+            cause = exc.message.lower().split("root cause:")[-1]
+            option = "savepoint_path" if savepoint_path and ("savepoint" in cause or "checkpoint" in cause) else "jar"
+            raise BackendError("submitting job %s failed: %s" % (self.spec.name, exc.message), option=option,
+                               hint="Check entry_class, args, the jar and the savepoint; the error comes from Flink")
 
 
 class JobControl(object):
@@ -192,6 +233,21 @@ class JobControl(object):
         latest = (stats.get("latest") or {}).get("completed") or {}
         path = latest.get("external_path")
         return path if path and path != "<checkpoint-not-externally-addressable>" else None
+
+    def last_state(self, job_id, option):
+        """The latest retained checkpoint to start the upgraded job from; a SpecError (nothing changed yet)
+        when there is none or when cancelling would delete it."""
+        config = self.rest.get("/jobs/%s/checkpoints/config" % job_id)
+        externalization = config.get("externalization") or {}
+        if not externalization.get("enabled") or externalization.get("delete_on_cancellation", True):
+            raise SpecError("job %s does not retain its checkpoints on cancellation, so a last-state upgrade would "
+                            "lose its state; nothing was changed" % job_id, option=option,
+                            hint="Upgrade this time with upgrade_mode savepoint; jobs started with last-state keep them")
+        path = self.latest_checkpoint(job_id)
+        if not path:
+            raise SpecError("job %s has no completed checkpoint yet; nothing was changed" % job_id, option=option,
+                            hint="Wait for a checkpoint (the cluster needs a checkpoint directory), or use savepoint")
+        return path
 
     def latest_savepoint(self, job_id):
         stats = self.rest.checkpoints(job_id)

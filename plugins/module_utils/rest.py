@@ -20,6 +20,14 @@ class RestUnavailable(BackendError):
     example 503 while the JobManager elects its leader)."""
 
 
+def _error_summary(text):
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    causes = [line[len("Caused by:"):].strip() for line in lines if line.startswith("Caused by:")]
+    if causes and causes[-1] != lines[0]:
+        return "%s (root cause: %s)" % (lines[0], causes[-1])
+    return lines[0]
+
+
 class FlinkRest(object):
     """Calls to one Flink REST endpoint. Every call raises BackendError with what it was doing."""
 
@@ -44,8 +52,8 @@ class FlinkRest(object):
             try:
                 payload = json.loads(exc.read() or b"{}")
                 errors = payload.get("errors") or []
-                # Flink puts a Java stack trace in errors[]; its first line says what went wrong.
-                detail = "; ".join(str(e).strip().splitlines()[0] for e in errors if str(e).strip())
+                # Flink puts a Java stack trace in errors[]: its first line and its root cause say what went wrong.
+                detail = "; ".join(_error_summary(str(e)) for e in errors if str(e).strip())
             except (ValueError, AttributeError):
                 pass
             error_class = RestUnavailable if exc.code in (502, 503, 504) else BackendError

@@ -53,11 +53,16 @@ options:
     type: str
   state:
     description:
-      - C(running) submits the job, or upgrades it when its spec changed. C(cancelled) cancels it (its state is
-        lost unless retained checkpoints say otherwise). C(absent) cancels it and deletes its uploaded jars.
+      - C(running) submits the job, upgrades it when its spec changed, or resumes it from the savepoint its
+        suspension left.
+      - C(suspended) stops it with a savepoint (returned as RV(savepoint)); C(running) later resumes from it as long
+        as the JobManager still knows the stopped job (it forgets finished jobs after C(jobstore.expiration-time)
+        and on restart; keep the returned savepoint and pass it as O(savepoint_path) to be safe).
+      - C(cancelled) cancels it (its state is lost unless retained checkpoints say otherwise). C(absent) cancels it
+        and deletes its uploaded jars.
     type: str
     default: running
-    choices: [running, cancelled, absent]
+    choices: [running, suspended, cancelled, absent]
   jar:
     description:
       - Path of the job jar on the host that runs the module. Required when O(state=running).
@@ -94,10 +99,24 @@ options:
     description:
       - How a running job is upgraded when its spec changed. C(savepoint) stops it with a savepoint and starts
         the new one from it; if the savepoint cannot be taken, the old job keeps running and the module fails.
-        C(stateless) cancels it and starts the new one empty.
+        C(last-state) cancels it and starts the new one from its latest retained checkpoint (the module keeps
+        checkpoints on cancellation for such jobs; the cluster needs a checkpoint directory). C(stateless)
+        cancels it and starts the new one empty.
     type: str
     default: savepoint
-    choices: [savepoint, stateless]
+    choices: [savepoint, last-state, stateless]
+  restore:
+    description:
+      - C(auto) starts a job that has no savepoint to resume from without state (or from O(savepoint_path)).
+        C(required) fails instead, before anything is submitted.
+    type: str
+    default: auto
+    choices: [auto, required]
+  trigger_savepoint:
+    description:
+      - Take a savepoint of the running, unchanged job (always a change). Returned as RV(savepoint).
+    type: bool
+    default: false
   savepoint_dir:
     description:
       - Directory for savepoints taken by upgrades, as Flink sees it. The cluster's
@@ -155,8 +174,8 @@ job_state:
   type: str
   sample: RUNNING
 action:
-  description: What was done (or would be, in check mode) - C(submit), C(upgrade), C(cancel), C(delete-jars)
-    or nothing.
+  description: What was done (or would be, in check mode) - C(submit), C(resume), C(upgrade), C(savepoint),
+    C(suspend), C(cancel), C(delete-jars) or nothing.
   returned: always
   type: str
   sample: upgrade
@@ -166,8 +185,9 @@ reason:
   type: str
   sample: the job's jar, class, arguments, parallelism or configuration changed (upgrade_mode savepoint)
 savepoint:
-  description: Savepoint the new job started from (an upgrade's, or O(savepoint_path)).
-  returned: when a job was started from one
+  description: Savepoint the new job started from (an upgrade's, a suspension's, or O(savepoint_path)), or the
+    savepoint taken by O(state=suspended) or O(trigger_savepoint).
+  returned: when a job was started from one, or one was taken
   type: str
   sample: file:/savepoints/savepoint-5f1b2e-0123456789ab
 jar_id:
@@ -194,6 +214,15 @@ from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 
+def _state_word(job):
+    if job is None:
+        return "none"
+    state = job.get("state")
+    if state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING", "RECONCILING"):
+        return "running"
+    return state.lower() if state else "none"
+
+
 def main():
     argument_spec = dict(DOCKER_ARGUMENT_SPEC)
     argument_spec.update(WAIT_ARGUMENT_SPEC)
@@ -202,7 +231,7 @@ def main():
         cluster=dict(type="str"),
         platform=dict(type="str", default="docker", choices=["docker"]),
         rest_url=dict(type="str"),
-        state=dict(type="str", default="running", choices=["running", "cancelled", "absent"]),
+        state=dict(type="str", default="running", choices=["running", "suspended", "cancelled", "absent"]),
         jar=dict(type="path"),
         entry_class=dict(type="str"),
         args=dict(type="list", elements="str", default=[]),
@@ -210,8 +239,10 @@ def main():
         flink_config=dict(type="dict", default={}),
         savepoint_path=dict(type="str"),
         allow_non_restored_state=dict(type="bool", default=False),
-        upgrade_mode=dict(type="str", default="savepoint", choices=["savepoint", "stateless"]),
+        upgrade_mode=dict(type="str", default="savepoint", choices=["savepoint", "last-state", "stateless"]),
         savepoint_dir=dict(type="str"),
+        restore=dict(type="str", default="auto", choices=["auto", "required"]),
+        trigger_savepoint=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("cluster", "rest_url")], mutually_exclusive=[("cluster", "rest_url")],
@@ -237,36 +268,40 @@ def main():
         wait_for(rest_up, timeout if params["wait"] else 0, sleep, "the REST API at %s" % url)
 
         job = SessionJob(module, rest, spec)
-        (action, reason), current = job.plan(params["state"])
+        control = job.control
+        (action, reason), current, start_from = job.plan(params["state"])
         if params["state"] == "absent" and action is None and job.own_jars():
             action, reason = "delete-jars", "the job's uploaded jars are still on the cluster"
         result.update(action=action, reason=reason, changed=action is not None)
         if current:
             result.update(job_id=current["jid"], job_state=current.get("state"))
         if module._diff:
-            before = {"state": "running" if current and current.get("state") in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING") else "none",
-                      "spec_hash": job.running_hash(current)} if current else {"state": "none"}
+            before = {"state": _state_word(current), "spec_hash": job.running_hash(current)} if current else {"state": "none"}
             after = dict(spec.view(), state=params["state"]) if params["state"] == "running" else {"state": params["state"]}
-            if action is None:
-                after = before
-            result["diff"] = {"before": before, "after": after}
+            result["diff"] = {"before": before, "after": before if action is None else after}
         if params["state"] == "running":
-            jar_id, upload_needed = job.jar_id(upload=False)
-            result["jar_id"] = jar_id
+            result["jar_id"] = job.jar_id(upload=False)[0]
         if module.check_mode or action is None:
             if action is None and params["state"] == "running" and params["wait"] and current:
-                result["job_state"] = job.control.wait_running(current["jid"], timeout, sleep)
+                result["job_state"] = control.wait_running(current["jid"], timeout, sleep)
             module.exit_json(**result)
 
-        control = job.control
         if action == "cancel":
             result["job_state"] = control.cancel(current["jid"], timeout, sleep)
-        elif action in ("submit", "upgrade"):
-            savepoint = spec.savepoint_path if action == "submit" else None
+        elif action == "suspend":
+            result["savepoint"] = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
+            result["job_state"] = "FINISHED"
+        elif action == "savepoint":
+            result["savepoint"] = control.trigger_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
+        elif action in ("submit", "resume", "upgrade"):
+            savepoint = start_from
             if action == "upgrade":
                 if spec.upgrade_mode == "savepoint":
                     savepoint = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
                     result["last_savepoint"] = savepoint
+                elif spec.upgrade_mode == "last-state":
+                    savepoint = control.last_state(current["jid"], "upgrade_mode")
+                    control.cancel(current["jid"], timeout, sleep)
                 else:
                     control.cancel(current["jid"], timeout, sleep)
             job_id = job.submit(savepoint_path=savepoint)

@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Flink JobManager or TaskManager as a Docker Swarm service: desired spec, plan, apply, wait.
+
+The service carries a hash of the spec it was made from (label ``org.flinkops.spec-hash``), so a second run
+with the same spec changes nothing and a changed spec updates the service in place (a rolling update).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
+    FlinkVersion, check_keys, render_properties, version_from_image)
+from ansible_collections.flinkops.flink.plugins.module_utils.memory import parse_memory
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import retry_out_of_sequence
+
+try:
+    from docker import types as docker_types
+except ImportError:  # pragma: no cover - require_docker fails the module first
+    docker_types = None
+
+HASH_LABEL = "org.flinkops.spec-hash"
+ROLE_LABEL = "org.flinkops.role"
+RESERVED = "org.flinkops."
+COMMANDS = ("jobmanager", "taskmanager", "standalone-job")
+# Keys the module sets from its own options; given in flink_config they would fight with them.
+MANAGED_KEYS = {"jobmanager.rpc.address": "jobmanager_address", "taskmanager.resource-id": "name"}
+FAILED_STATES = ("failed", "rejected")
+
+
+def _nanos(seconds):
+    return int(round(float(seconds) * 1e9)) if seconds is not None else None
+
+
+class ServiceSpec(object):
+    """The validated desired state, as plain data (hashable, shown in diff)."""
+
+    def __init__(self, params):
+        self.params = params
+        self.name = params["name"]
+        if len(self.name) > 50:
+            raise SpecError("at most 50 characters (task names add a slot number)", option="name")
+        self.state = params["state"]
+        if self.state == "absent":
+            return
+        command = params["command"]
+        self.version = None
+        text = params.get("flink_version") or version_from_image(params["image"])
+        if text:
+            self.version = FlinkVersion(text)
+        config = dict((str(k), v) for k, v in (params.get("flink_config") or {}).items())
+        for key, option in MANAGED_KEYS.items():
+            if key in config:
+                raise SpecError("the module sets %s" % key, option="flink_config.%s" % key,
+                                hint="Use the option %s instead" % option)
+        self.warnings = check_keys(config, self.version) if self.version else []
+        jm_address = params.get("jobmanager_address")
+        if command == "taskmanager":
+            if not jm_address:
+                raise SpecError("a TaskManager service needs the JobManager's address", option="jobmanager_address",
+                                hint="Give the JobManager service's name (the swarm's DNS resolves it)")
+        else:
+            jm_address = jm_address or self.name
+            if params["replicas"] != 1:
+                raise SpecError("a %s service runs exactly one replica" % command, option="replicas",
+                                hint="Run more TaskManagers, not more JobManagers (high availability needs "
+                                     "an HA service, which this module does not configure)")
+        config["jobmanager.rpc.address"] = jm_address
+        if params["replicas"] < 0:
+            raise SpecError("must be 0 or more", option="replicas")
+        self.properties = render_properties(config, self.version)
+        if command == "taskmanager":
+            # A swarm template, expanded per task before the container starts (to e.g. "orders-tm-2", a safe
+            # value): TaskManagers register under stable, predictable ids.
+            self.properties += "\ntaskmanager.resource-id: {{.Service.Name}}-{{.Task.Slot}}"
+        env = dict((str(k), str(v)) for k, v in (params.get("env") or {}).items())
+        if "FLINK_PROPERTIES" in env:
+            raise SpecError("the module sets FLINK_PROPERTIES from flink_config", option="env.FLINK_PROPERTIES",
+                            hint="Put the settings in flink_config")
+        env["FLINK_PROPERTIES"] = self.properties
+        for option in ("labels", "container_labels"):
+            for key in params.get(option) or {}:
+                if str(key).startswith(RESERVED):
+                    raise SpecError("the label prefix %s is reserved" % RESERVED, option="%s.%s" % (option, key))
+        resources = params.get("resources") or {}
+        for key in ("limit_memory", "reserve_memory"):
+            if resources.get(key):
+                parse_memory(resources[key], "resources.%s" % key)
+        for port in params.get("publish") or []:
+            if params.get("endpoint_mode") == "dnsrr" and port.get("mode") != "host":
+                raise SpecError("endpoint_mode=dnsrr publishes ports only in host mode", option="publish",
+                                hint="Set mode: host on the published ports, or use endpoint_mode=vip")
+        self.data = {
+            "name": self.name,
+            "image": params["image"],
+            "command": command,
+            "args": [str(a) for a in params.get("args") or []],
+            "replicas": params["replicas"],
+            "env": env,
+            "mounts": params.get("mounts") or [],
+            "networks": [n["name"] for n in params.get("networks") or []],
+            "publish": params.get("publish") or [],
+            "endpoint_mode": params.get("endpoint_mode") or "vip",
+            "constraints": list(params.get("constraints") or []),
+            "preferences": list(params.get("preferences") or []),
+            "resources": dict((k, v) for k, v in resources.items() if v is not None),
+            "restart_policy": dict((k, v) for k, v in (params.get("restart_policy") or {}).items() if v is not None),
+            "update_config": dict((k, v) for k, v in (params.get("update_config") or {}).items() if v is not None),
+            "labels": dict((str(k), str(v)) for k, v in (params.get("labels") or {}).items()),
+            "container_labels": dict((str(k), str(v)) for k, v in (params.get("container_labels") or {}).items()),
+            "hostname": params.get("hostname") or "",
+        }
+        self.hash = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+
+    def view(self):
+        return json.loads(json.dumps(self.data))
+
+
+class SwarmService(object):
+
+    def __init__(self, params, spec, check_mode=False):
+        self.params = params
+        self.spec = spec
+        self.check_mode = check_mode
+        self.client = docker_client(params)
+        self.failed_before = set()
+
+    # -- reading -------------------------------------------------------------------------------------
+    def read(self):
+        info = self.client.info().get("Swarm") or {}
+        if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
+            raise SpecError("the Docker host is not a manager of an active swarm (state %s)" % (
+                info.get("LocalNodeState") or "inactive"), option="docker_host",
+                hint="Point docker_host to a swarm manager (the flinkops.flink.swarm role forms a swarm)")
+        try:
+            return self.client.api.inspect_service(self.spec.name)
+        except NotFound:
+            return None
+
+    def networks(self):
+        """(name, existing network or None, wanted options) for every network of the spec."""
+        found = []
+        for net in self.params.get("networks") or []:
+            existing = [n for n in self.client.api.networks(names=[net["name"]]) if n.get("Name") == net["name"]]
+            found.append((net["name"], existing[0] if existing else None, net))
+        return found
+
+    @staticmethod
+    def before_view(actual):
+        if actual is None:
+            return {}
+        labels = (actual.get("Spec") or {}).get("Labels") or {}
+        return {"state": "present", "spec_hash": labels.get(HASH_LABEL),
+                "replicas": ((actual["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas")}
+
+    # -- planning ------------------------------------------------------------------------------------
+    def plan(self, actual):
+        if self.spec.state == "absent":
+            return [("remove", "service %s" % self.spec.name)] if actual is not None else []
+        actions = []
+        for name, existing, wanted in self.networks():
+            if existing is None:
+                if not wanted.get("create", True):
+                    raise SpecError("network %s does not exist" % name, option="networks",
+                                    hint="Create it, or set create: true on it")
+                actions.append(("create_network", "network %s (overlay%s)" % (
+                    name, ", encrypted" if wanted.get("encrypted") else "")))
+            elif existing.get("Driver") != "overlay" or existing.get("Scope") != "swarm":
+                raise SpecError("network %s exists with driver %s (scope %s); a service needs an overlay network" % (
+                    name, existing.get("Driver"), existing.get("Scope")), option="networks",
+                    hint="Use another network name, or remove that network first")
+        if actual is None:
+            actions.append(("create", "service %s" % self.spec.name))
+        else:
+            labels = (actual.get("Spec") or {}).get("Labels") or {}
+            if labels.get(HASH_LABEL) != self.spec.hash:
+                actions.append(("update", "service %s (spec changed)" % self.spec.name))
+        return actions
+
+    # -- building ------------------------------------------------------------------------------------
+    def _task_template(self, network_ids):
+        d = self.spec.data
+        mounts = []
+        for m in d["mounts"]:
+            mounts.append(docker_types.Mount(target=m["target"], source=m.get("source") or "", type=m.get("type") or "bind",
+                                             read_only=bool(m.get("read_only"))))
+        container = docker_types.ContainerSpec(
+            image=d["image"], args=[d["command"]] + d["args"], env=d["env"], mounts=mounts,
+            labels=dict(d["container_labels"], **{ROLE_LABEL: d["command"]}),
+            hostname=d["hostname"] or None)
+        res = d["resources"]
+        resources = None
+        if res:
+            resources = docker_types.Resources(
+                cpu_limit=_nanos(res.get("limit_cpu")), cpu_reservation=_nanos(res.get("reserve_cpu")),
+                mem_limit=parse_memory(res["limit_memory"], "resources.limit_memory") if res.get("limit_memory") else None,
+                mem_reservation=parse_memory(res["reserve_memory"], "resources.reserve_memory")
+                if res.get("reserve_memory") else None)
+        rp = d["restart_policy"]
+        restart = docker_types.RestartPolicy(
+            condition=rp.get("condition", "any"), delay=_nanos(rp.get("delay", 5)) or 0,
+            max_attempts=rp.get("max_attempts", 0), window=_nanos(rp.get("window", 0)) or 0)
+        placement = None
+        if d["constraints"] or d["preferences"]:
+            placement = docker_types.Placement(constraints=d["constraints"] or None,
+                                               preferences=[docker_types.PlacementPreference("spread", p)
+                                                            for p in d["preferences"]] or None)
+        return docker_types.TaskTemplate(container_spec=container, resources=resources, restart_policy=restart,
+                                         placement=placement, networks=[{"Target": i} for i in network_ids] or None)
+
+    def _service_kwargs(self, network_ids):
+        d = self.spec.data
+        uc = d["update_config"]
+        update = docker_types.UpdateConfig(
+            parallelism=uc.get("parallelism", 1), delay=_nanos(uc.get("delay", 0)),
+            failure_action=uc.get("failure_action", "pause"), monitor=_nanos(uc.get("monitor", 5)),
+            order=uc.get("order", "stop-first"))
+        ports = [{"Protocol": p.get("protocol") or "tcp", "PublishedPort": p["published"], "TargetPort": p["target"],
+                  "PublishMode": p.get("mode") or "ingress"} for p in d["publish"]]
+        endpoint = docker_types.EndpointSpec(mode=d["endpoint_mode"], ports=None)
+        endpoint["Ports"] = ports
+        return dict(task_template=self._task_template(network_ids), name=d["name"],
+                    labels=dict(d["labels"], **{HASH_LABEL: self.spec.hash, ROLE_LABEL: d["command"]}),
+                    mode=docker_types.ServiceMode("replicated", replicas=d["replicas"]),
+                    update_config=update, endpoint_spec=endpoint)
+
+    # -- applying ------------------------------------------------------------------------------------
+    def apply(self, actions):
+        self.failed_before = set(t["id"] for t in self.tasks(False) if t["state"] in FAILED_STATES) \
+            if any(a[0] == "update" for a in actions) else set()
+        names = [a[0] for a in actions]
+        try:
+            if "remove" in names:
+                self.client.api.remove_service(self.spec.name)
+                return
+            for name, existing, wanted in self.networks():
+                if existing is None:
+                    self.client.api.create_network(
+                        name, driver="overlay", attachable=wanted.get("attachable", True),
+                        options={"encrypted": "true"} if wanted.get("encrypted") else None,
+                        labels={"org.flinkops.created-by": "flink_swarm_service"}, check_duplicate=True)
+            network_ids = [(existing or self.client.api.inspect_network(name))["Id"]
+                           for name, existing, wanted in self.networks()]
+            if "create" in names:
+                self.client.api.create_service(**self._service_kwargs(network_ids))
+            elif "update" in names:
+                def attempt():
+                    current = self.client.api.inspect_service(self.spec.name)
+                    self.client.api.update_service(current["ID"], current["Version"]["Index"],
+                                                   fetch_current_spec=False, **self._service_kwargs(network_ids))
+                retry_out_of_sequence(attempt, attempts=self.params.get("retries") or 5)
+        except APIError as exc:
+            raise BackendError("the swarm refused the request: %s" % (exc.explanation or exc), option="name")
+
+    # -- waiting -------------------------------------------------------------------------------------
+    def tasks(self, desired_running=True):
+        filters = {"service": self.spec.name}
+        if desired_running:
+            filters["desired-state"] = "running"
+        tasks = self.client.api.tasks(filters=filters)
+        nodes = {}
+        out = []
+        for t in tasks:
+            node_id = t.get("NodeID") or ""
+            if node_id and node_id not in nodes:
+                try:
+                    nodes[node_id] = self.client.api.inspect_node(node_id)["Description"]["Hostname"]
+                except (APIError, KeyError):
+                    nodes[node_id] = node_id
+            status = t.get("Status") or {}
+            out.append({"id": t["ID"][:12], "slot": t.get("Slot"), "node": nodes.get(node_id, ""),
+                        "state": status.get("State"), "desired_state": t.get("DesiredState"),
+                        "message": status.get("Message") or "", "error": status.get("Err") or "",
+                        "created": t.get("CreatedAt") or ""})
+        return sorted(out, key=lambda t: (t["slot"] or 0, t["created"]))
+
+    def _converged(self):
+        service = self.client.api.inspect_service(self.spec.name)
+        update = service.get("UpdateStatus") or {}
+        if update.get("State") in ("paused", "rollback_paused", "rollback_completed"):
+            raise BackendError("the service update %s: %s" % (update.get("State"), update.get("Message")),
+                               option="update_config", partial={"tasks": self.tasks(False)})
+        tasks = self.tasks()
+        running = [t for t in tasks if t["state"] == "running"]
+        for t in tasks:
+            if t["state"] == "pending" and "no suitable node" in t["error"]:
+                option = "resources" if "insufficient resources" in t["error"] else "constraints"
+                raise BackendError(
+                    "placement: no node can run task %s of %s: %s" % (t["slot"], self.spec.name, t["error"]),
+                    option=option, partial={"tasks": tasks},
+                    hint="Check the placement constraints against the node labels (docker node inspect), "
+                         "or the resources against what the nodes have")
+        failed = [t for t in self.tasks(False) if t["state"] in FAILED_STATES and t["id"] not in self.failed_before]
+        if len(failed) >= 3 and not len(running) == self.spec.data["replicas"]:
+            last = failed[-1]
+            raise BackendError("tasks of %s keep failing on %s: %s" % (
+                self.spec.name, last["node"] or "a node", last["error"] or last["message"]),
+                option="image", partial={"tasks": tasks},
+                hint="Check that every node can pull the image and that the container starts (docker service ps)")
+        done = update.get("State") in (None, "completed", "") and len(running) == self.spec.data["replicas"] \
+            and len(tasks) == len(running)
+        return done, {"tasks": tasks, "summary": "%d of %d tasks running" % (len(running), self.spec.data["replicas"])}
+
+    def _registered(self, rest):
+        try:
+            tms = rest.taskmanagers()
+        except RestUnavailable as exc:
+            return False, {"summary": "JobManager REST not answering: %s" % exc}
+        mine = re.compile(r"^%s-\d+$" % re.escape(self.spec.name))
+        ids = sorted(t.get("id") for t in tms if mine.match(t.get("id") or ""))
+        want = sorted("%s-%d" % (self.spec.name, i) for i in range(1, self.spec.data["replicas"] + 1))
+        missing = [w for w in want if w not in ids]
+        extra = [i for i in ids if i not in want]
+        return ids == want, {"taskmanagers": ids, "summary": "registered: %s; missing: %s; still registered: %s" % (
+            ids, missing, extra)}
+
+    def wait(self, timeout, sleep):
+        deadline = time.monotonic() + timeout
+        state = {}
+        rest = None
+        if self.params.get("rest_url"):
+            rest = FlinkRest(self.params["rest_url"], timeout=10)
+        phase = "converged"
+        while True:
+            if phase == "converged":
+                done, state = self._converged()
+                if done:
+                    phase = "rest" if rest is not None else "done"
+            if phase == "rest":
+                if self.spec.data["command"] == "taskmanager":
+                    done, extra = self._registered(rest)
+                else:
+                    try:
+                        extra = {"overview": rest.overview()}
+                        done = True
+                    except RestUnavailable as exc:
+                        done, extra = False, {"summary": "REST not answering: %s" % exc}
+                state.update(extra)
+                if done:
+                    phase = "done"
+            if phase == "done":
+                return state
+            if time.monotonic() > deadline:
+                raise WaitTimeout("timed out after %ss waiting for service %s (%s)" % (
+                    timeout, self.spec.name, "tasks" if phase == "converged" else "Flink REST"),
+                    option="wait_timeout", partial=state,
+                    hint="Last seen: %s. Raise wait_timeout if the cluster is just slow" % state.get("summary"))
+            time.sleep(sleep)
