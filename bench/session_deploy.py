@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: deploy a session cluster with flink_session versus the raw Docker commands of the Flink docs.
 
 Measured in the same run, alternating, on the same engine and image:
@@ -105,7 +104,7 @@ def main():
     for round_ in range(ROUNDS):
         samples["raw"].append(raw_deploy("bench-raw"))
         raw_remove("bench-raw")
-        seconds, _ = playbook(session)
+        seconds = playbook(session)[0]
         samples["playbook"].append(seconds)
         seconds, unchanged = playbook(session)
         assert unchanged, "the re-run reported a change"

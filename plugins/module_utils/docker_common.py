@@ -25,9 +25,16 @@ except ImportError:
     DOCKER_IMPORT_ERROR = traceback.format_exc()
 
     class DockerException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
+
+    class APIError(DockerException):  # type: ignore[no-redef]
         pass
 
-    APIError = NotFound = ImageNotFound = DockerException
+    class NotFound(APIError):  # type: ignore[no-redef]
+        pass
+
+    class ImageNotFound(NotFound):  # type: ignore[no-redef]
+        pass
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 

@@ -79,7 +79,7 @@ options:
     default: 1
   jobmanager_address:
     description:
-      - The JobManager's address (C(jobmanager.rpc.address)). Required for C(taskmanager): the JobManager
+      - The JobManager's address (C(jobmanager.rpc.address)). Required for C(taskmanager), as the JobManager
         service's name, which the swarm's DNS resolves on a shared network. Defaults to O(name) otherwise.
     type: str
   flink_config:

@@ -30,7 +30,8 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/flinkops/flink"
 mkdir -p "$dest"
 cd "$repo"
-{ git ls-files; git ls-files --others --exclude-standard; } | sort -u | grep -vE '^(testbed|\.ci|tools)/' | while read -r f; do
+# What git tracks (as in a clean checkout), less what galaxy.yml keeps out of the collection.
+git ls-files | grep -vE '^(testbed|\.ci|tools|bench)/' | while read -r f; do
   [ -f "$f" ] || continue
   mkdir -p "$dest/$(dirname "$f")"
   cp -p "$f" "$dest/$f"

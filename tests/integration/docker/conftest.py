@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 
@@ -53,3 +54,15 @@ def flink_run(version, rest_port, *args, timeout=180):
     """Submit with the real Flink client, the way a user does (``flink run -m host:port``)."""
     cmd = [flink_client(version), "run", "-m", "127.0.0.1:%d" % rest_port] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    made = {}
+    for name in ("savepoints", "out", "jars"):
+        path = tmp_path / name
+        path.mkdir()
+        path.chmod(0o777)  # Flink runs as uid 9999 in the containers
+        made[name] = str(path)
+    yield made
+    shutil.rmtree(str(tmp_path), ignore_errors=True)

@@ -80,18 +80,6 @@ def wait_for_more_output(out_dir, at_least, timeout=60):
     pytest.fail("the job wrote only %d lines, expected %d" % (len(output(out_dir)), at_least))
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    made = {}
-    for name in ("savepoints", "out", "jars"):
-        path = tmp_path / name
-        path.mkdir()
-        path.chmod(0o777)  # Flink runs as uid 9999 in the containers
-        made[name] = str(path)
-    yield made
-    shutil.rmtree(str(tmp_path), ignore_errors=True)
-
-
 def jar_versions(dirs, version):
     v1 = os.path.join(dirs["jars"], "counter-v1.jar")
     v2 = os.path.join(dirs["jars"], "counter-v2.jar")

@@ -11,8 +11,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import FLINK_DEFAULT, flink_image
-from tests.integration.docker.test_application import (
-    assert_counts_continuous, dirs, jar_versions, output, wait_for_more_output)  # noqa: F401  (dirs: fixture)
+from tests.integration.docker.test_application import assert_counts_continuous, jar_versions, output, wait_for_more_output
 from tests.integration.docker.test_session import session_task
 from tests.lib.ansible import run_playbook
 
@@ -42,7 +41,7 @@ def rest(port, path):
 
 
 @pytest.fixture
-def session(collections_path, cluster_name, port, dirs):  # noqa: F811
+def session(collections_path, cluster_name, port, dirs):
     task = session_task(cluster_name, flink_image(FLINK_DEFAULT), port, taskmanager={"replicas": 1, "slots": 4},
                         mounts=[{"source": dirs["savepoints"], "target": "/savepoints"},
                                 {"source": dirs["out"], "target": "/out"}],
@@ -52,7 +51,7 @@ def session(collections_path, cluster_name, port, dirs):  # noqa: F811
     return port
 
 
-def test_job_lifecycle_keeps_state(collections_path, session, dirs):  # noqa: F811
+def test_job_lifecycle_keeps_state(collections_path, session, dirs):
     port = session
     v1, v2 = jar_versions(dirs, FLINK_DEFAULT)
     name = "counter"
@@ -119,7 +118,7 @@ def test_job_lifecycle_keeps_state(collections_path, session, dirs):  # noqa: F8
     assert removed["action"] == "delete-jars" and rest(port, "/jars")["files"] == []
 
 
-def test_last_state_upgrade_keeps_state(collections_path, session, dirs):  # noqa: F811
+def test_last_state_upgrade_keeps_state(collections_path, session, dirs):
     port = session
     v1, v2 = jar_versions(dirs, FLINK_DEFAULT)
     started = run(collections_path, job_task("ls", port, v1, upgrade_mode="last-state"))
@@ -137,7 +136,7 @@ def test_last_state_upgrade_keeps_state(collections_path, session, dirs):  # noq
 
 @pytest.mark.parametrize("case", ["missing jar", "jar without the class", "resume with no savepoint",
                                   "savepoint path that does not exist"])
-def test_bad_job_input(case, collections_path, session, dirs):  # noqa: F811
+def test_bad_job_input(case, collections_path, session, dirs):
     port = session
     v1, _v2 = jar_versions(dirs, FLINK_DEFAULT)
     extra, option = {

@@ -257,7 +257,7 @@ def test_cluster_traffic_is_confined_to_this_machine(k8s, namespace):
     assert "-A FORWARD -j FLINKOPS-K8S-FWD" in forward
     # Cluster addresses that no pod or Service holds are unreachable, not sent to the default gateway.
     free_ip = k8s.node_ip.rsplit(".", 2)[0] + ".250.250"
-    route = subprocess.run(["ip", "route", "get", free_ip], capture_output=True, text=True)
+    route = subprocess.run(["ip", "route", "get", free_ip], capture_output=True, text=True, check=False)
     assert route.returncode != 0 or route.stdout.startswith("unreachable"), route.stdout + route.stderr
     # Cluster DNS has no upstream: no `forward` in the Corefile.
     corefile = k8s.json("get", "configmap", "coredns", "-n", "kube-system")["data"]["Corefile"]
