@@ -1,0 +1,104 @@
+"""Pure logic of the swarm modules: the "update out of sequence" retry, the service spec (validation before
+anything is touched, FLINK_PROPERTIES, the spec hash)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import (
+    is_out_of_sequence, retry_out_of_sequence)
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import ServiceSpec
+
+pytestmark = [pytest.mark.unit]
+
+
+class FakeAPIError(Exception):
+    def __init__(self, explanation):
+        super(FakeAPIError, self).__init__("500 Server Error: " + explanation)
+        self.explanation = explanation
+
+
+def racing(failures, error="rpc error: code = Unknown desc = update out of sequence"):
+    """An update that loses the race ``failures`` times, re-reading the version each time."""
+    calls = []
+
+    def attempt():
+        calls.append(len(calls))
+        if len(calls) <= failures:
+            raise FakeAPIError(error)
+        return "updated at version %d" % len(calls)
+    return attempt, calls
+
+
+def test_retry_succeeds_after_lost_races():
+    attempt, calls = racing(2)
+    slept = []
+    result, tries = retry_out_of_sequence(attempt, attempts=5, delay=0.1, sleep=slept.append)
+    assert result == "updated at version 3" and tries == 3 and len(calls) == 3
+    assert slept == [0.1, 0.2]  # backs off a little more each time
+
+
+def test_retry_is_bounded():
+    attempt, calls = racing(10)
+    with pytest.raises(FakeAPIError, match="out of sequence"):
+        retry_out_of_sequence(attempt, attempts=4, sleep=lambda s: None)
+    assert len(calls) == 4
+
+
+def test_other_errors_are_not_retried():
+    attempt, calls = racing(3, error="service not found")
+    with pytest.raises(FakeAPIError, match="not found"):
+        retry_out_of_sequence(attempt, attempts=5, sleep=lambda s: None)
+    assert len(calls) == 1
+
+
+def test_out_of_sequence_detection():
+    assert is_out_of_sequence(FakeAPIError("update out of sequence"))
+    assert is_out_of_sequence(Exception("rpc error: code = Unknown desc = Update out of sequence"))
+    assert not is_out_of_sequence(Exception("no such service"))
+
+
+def params(**overrides):
+    base = dict(name="orders-tm", state="present", image="registry:5000/flinkops/flink:2.2.1-java17",
+                flink_version=None, command="taskmanager", args=[], replicas=2, jobmanager_address="orders-jm",
+                flink_config={"taskmanager.numberOfTaskSlots": 2}, env={}, mounts=[], networks=[{"name": "flink"}],
+                publish=[], endpoint_mode="dnsrr", constraints=["node.labels.flink.role==taskmanager"],
+                preferences=[], resources=None, restart_policy=None, update_config=None, labels={},
+                container_labels={}, hostname=None)
+    base.update(overrides)
+    return base
+
+
+def test_taskmanager_properties_and_stable_ids():
+    spec = ServiceSpec(params())
+    lines = spec.data["env"]["FLINK_PROPERTIES"].splitlines()
+    assert "jobmanager.rpc.address: orders-jm" in lines
+    assert "taskmanager.numberOfTaskSlots: 2" in lines
+    # expanded by the swarm per task: TaskManagers register as orders-tm-1, orders-tm-2
+    assert lines[-1] == "taskmanager.resource-id: {{.Service.Name}}-{{.Task.Slot}}"
+
+
+def test_hash_is_stable_and_follows_the_spec():
+    assert ServiceSpec(params()).hash == ServiceSpec(params()).hash
+    assert ServiceSpec(params()).hash != ServiceSpec(params(replicas=3)).hash
+    assert ServiceSpec(params()).hash != ServiceSpec(params(constraints=[])).hash
+
+
+@pytest.mark.parametrize("overrides, option", [
+    ({"jobmanager_address": None}, "jobmanager_address"),
+    ({"command": "jobmanager", "replicas": 2}, "replicas"),
+    ({"flink_config": {"jobmanager.rpc.address": "x"}}, "flink_config.jobmanager.rpc.address"),
+    ({"env": {"FLINK_PROPERTIES": "a: b"}}, "env.FLINK_PROPERTIES"),
+    ({"labels": {"org.flinkops.x": "1"}}, "labels.org.flinkops.x"),
+    ({"publish": [{"published": 8081, "target": 8081, "mode": "ingress"}]}, "publish"),
+    ({"flink_config": {"taskmanager.memory.network.min": "64m"}}, None),
+    ({"resources": {"limit_memory": "lots"}}, "resources.limit_memory"),
+])
+def test_bad_input_names_the_option(overrides, option):
+    if option is None:
+        ServiceSpec(params(**overrides))
+        return
+    with pytest.raises(SpecError) as err:
+        ServiceSpec(params(**overrides))
+    assert err.value.option == option
