@@ -590,6 +590,7 @@ class DockerCluster(object):
                 tms = rest.taskmanagers()
             except RestUnavailable as exc:
                 return False, {"summary": "REST API not answering (%s)" % exc.message}
+            self._seen = (overview, tms)  # describe() reuses what the last probe saw
             registered = dict((tm.get("id"), tm) for tm in tms)
             ours = set(k for k in registered if k in expected or str(k).startswith(prefix))
             wrong_slots = [k for k in ours & expected if registered[k].get("slotsNumber") != self.spec.tm_slots]
@@ -618,12 +619,12 @@ class DockerCluster(object):
                                          "image": container.get("Image")})
         try:
             rest = self.rest()
-            overview = rest.overview()
+            overview, tms = getattr(self, "_seen", None) or (rest.overview(), rest.taskmanagers())
             result["flink_version"] = overview.get("flink-version")
             result["slots_total"] = overview.get("slots-total")
             result["slots_available"] = overview.get("slots-available")
             result["taskmanagers"] = [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
-                                       "free_slots": tm.get("freeSlots")} for tm in rest.taskmanagers()]
+                                       "free_slots": tm.get("freeSlots")} for tm in tms]
             result["jobs"] = [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")} for j in rest.jobs()]
         except RestUnavailable:
             result["taskmanagers"] = []
