@@ -1,0 +1,91 @@
+"""Fixtures for the Swarm platform: three Docker-in-Docker nodes of testbed/swarm/nodes.sh (1 manager,
+2 workers, each its own dockerd on the test network) and the local registry the nodes pull from.
+
+The package-scoped fixture ``swarm_nodes`` runs ``nodes.sh up``, makes every node leave any swarm left over
+from an earlier run (so the role really forms it), and runs ``nodes.sh down`` after the last test of this
+directory (FLINKOPS_SWARM_KEEP=1 keeps the nodes). Tests talk to the nodes' daemons over TCP: no mocks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import FLINK_DEFAULT, REPO, flink_image
+from tests.lib.ansible import run_playbook
+
+NODES_SH = os.path.join(REPO, "testbed", "swarm", "nodes.sh")
+INVENTORY = os.path.join(REPO, "playbooks", "inventory", "swarm-testbed.yml")
+SWARM_PLAYBOOK = os.path.join(REPO, "playbooks", "swarm.yml")
+
+
+class SwarmNodes(object):
+    def __init__(self, inventory):
+        self.inventory = inventory
+        groups = inventory["all"]["children"]
+        self.hosts = {}
+        for group in ("swarm_managers", "swarm_workers"):
+            for name, hostvars in groups[group]["hosts"].items():
+                self.hosts[name] = dict(hostvars, group=group)
+        self.manager = [n for n, h in self.hosts.items() if h["group"] == "swarm_managers"][0]
+        self.workers = sorted(n for n, h in self.hosts.items() if h["group"] == "swarm_workers")
+        self.registry = inventory["all"]["vars"]["registry"]
+
+    def docker_host(self, name):
+        return self.hosts[name]["docker_host"]
+
+    def address(self, name):
+        return self.hosts[name]["swarm_advertise_addr"]
+
+    @property
+    def manager_docker_host(self):
+        return self.docker_host(self.manager)
+
+    def client(self, name=None):
+        import docker
+        return docker.DockerClient(base_url=self.docker_host(name or self.manager), version="auto", timeout=60)
+
+    def image(self, version=FLINK_DEFAULT):
+        return "%s/%s" % (self.registry, flink_image(version))
+
+
+def nodes_sh(*args, timeout=900):
+    proc = subprocess.run(["bash", NODES_SH] + list(args), capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if proc.returncode != 0:
+        raise AssertionError("nodes.sh %s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout,
+                                                                 proc.stderr[-4000:]))
+    return proc
+
+
+@pytest.fixture(scope="package")
+def swarm_nodes():
+    nodes_sh("up")
+    with open(INVENTORY) as handle:
+        nodes = SwarmNodes(yaml.safe_load(handle))
+    for name in nodes.hosts:
+        client = nodes.client(name)
+        if (client.info().get("Swarm") or {}).get("LocalNodeState") != "inactive":
+            client.swarm.leave(force=True)
+        client.close()
+    yield nodes
+    if os.environ.get("FLINKOPS_SWARM_KEEP") != "1":
+        nodes_sh("down")
+
+
+def play_swarm_role(collections_path, inventory=INVENTORY, **kwargs):
+    return run_playbook(collections_path, playbook_path=SWARM_PLAYBOOK, inventory=inventory,
+                        extra_vars={"ansible_python_interpreter": sys.executable}, **kwargs)
+
+
+@pytest.fixture(scope="package")
+def swarm(swarm_nodes, collections_path):
+    """The swarm formed by the role from the test-bed inventory (the first test checks how)."""
+    result = play_swarm_role(collections_path)
+    assert result.rc == 0, result
+    swarm_nodes.first_run = result
+    return swarm_nodes
