@@ -47,6 +47,9 @@ def flink_options(k8s, namespace, version):
         "taskmanager.numberOfTaskSlots": "1",
         # Keep idle TaskManagers so that the test can look at them after the job finished.
         "resourcemanager.taskmanager-timeout": "600000",
+        # On 2 busy cores a starved TaskManager can miss the default 50 s heartbeat window and be dropped
+        # (seen once under a load average of 16): give it more room.
+        "heartbeat.timeout": "180000",
     }
     return ["-D%s=%s" % kv for kv in opts.items()]
 
