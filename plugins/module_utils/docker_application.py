@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import (
@@ -47,6 +48,10 @@ class ApplicationJob(object):
         self.upgrade_mode = job.get("upgrade_mode") or "savepoint"
         self.savepoint_dir = job.get("savepoint_dir")
         self.restore = job.get("restore") or "auto"
+        self.job_id = job.get("job_id")
+        if self.job_id is not None and not re.match(r"^[0-9a-f]{32}$", self.job_id):
+            raise SpecError("%r is not a Flink job id" % self.job_id, option="job.job_id",
+                            hint="Give 32 lower-case hex digits, or leave it out to have one derived from the name")
         self.jar_sha256 = None
         if not self.entry_class:
             raise SpecError("is required", option="job.entry_class", hint="Give the job's main class")
@@ -71,7 +76,8 @@ class ApplicationJob(object):
     def inputs(self):
         """What defines the job (its hash is part of the JobManager's; ids and savepoints are not)."""
         return {"jar": self.jar, "jar_sha256": self.jar_sha256, "class": self.entry_class, "args": self.args,
-                "parallelism": self.parallelism, "allow_non_restored_state": self.allow_non_restored_state}
+                "parallelism": self.parallelism, "allow_non_restored_state": self.allow_non_restored_state,
+                "job_id": self.job_id}
 
     def digest(self):
         return hashlib.sha256(json.dumps(self.inputs(), sort_keys=True).encode("utf-8")).hexdigest()[:8]
@@ -122,6 +128,8 @@ class DockerApplication(DockerCluster):
         return command + self.job.args
 
     def new_job_id(self):
+        if self.job_id is None and self.job.job_id:
+            self.job_id = self.job.job_id
         if self.job_id is None:
             self.job_id = "%s%s%08x" % (name_prefix(self.spec.name), self.job.digest(),
                                         int(time.time() * 1000) & 0xFFFFFFFF)

@@ -72,6 +72,11 @@ options:
         description:
           - Job parallelism (C(parallelism.default) of the JobManager).
         type: int
+      job_id:
+        description:
+          - A fixed job id (32 hex digits, C(--job-id)). If not set, one is derived from O(name) and the job's spec,
+            new for every deployment of a changed job.
+        type: str
       savepoint_path:
         description:
           - Savepoint or retained checkpoint to start from on the first deployment (C(--fromSavepoint)). A
@@ -208,6 +213,7 @@ JOB_OPTIONS = dict(
     entry_class=dict(type="str", required=True),
     args=dict(type="list", elements="str", default=[]),
     parallelism=dict(type="int"),
+    job_id=dict(type="str"),
     savepoint_path=dict(type="str"),
     allow_non_restored_state=dict(type="bool", default=False),
     upgrade_mode=dict(type="str", default="savepoint", choices=["savepoint", "last-state", "stateless"]),

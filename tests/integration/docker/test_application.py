@@ -101,9 +101,11 @@ def test_upgrades_and_suspend_lose_no_state(collections_path, docker_client, clu
     assert run(collections_path, app_task(cluster_name, image, port, v1, dirs))["changed"] is False
     wait_for_more_output(dirs["out"], 80)
 
-    # Upgrade 1: a new jar. Check mode predicts it; the real run stops with a savepoint and resumes from it.
-    predicted = run(collections_path, app_task(cluster_name, image, port, v2, dirs), check=True)
+    # Upgrade 1: a new jar. Check and diff mode predict it; the real run stops with a savepoint and resumes from it.
+    predicted = run(collections_path, app_task(cluster_name, image, port, v2, dirs), check=True, diff=True)
     assert predicted["actions"][0]["action"] == "upgrade"
+    assert predicted["diff"]["before"]["job"]["jar"] == v1 and predicted["diff"]["after"]["job"]["jar"] == v2
+    assert predicted["diff"]["before"]["job"]["jar_sha256"] != predicted["diff"]["after"]["job"]["jar_sha256"]
     upgraded = run(collections_path, app_task(cluster_name, image, port, v2, dirs))
     assert upgraded["last_savepoint"].startswith("file:") and "/savepoints/" in upgraded["last_savepoint"]
     assert upgraded["savepoint"] == upgraded["last_savepoint"]
@@ -168,6 +170,7 @@ CASES = {
     "resume with no savepoint": ({"restore": "required"}, "job.restore", "no savepoint to resume from"),
     "savepoint path that does not exist": ({"savepoint_path": "file:///savepoints/savepoint-nope"},
                                            "job.savepoint_path", "does not exist"),
+    "malformed job id": ({"job_id": "not-a-job-id"}, "job.job_id", "32 lower-case hex digits"),
 }
 
 

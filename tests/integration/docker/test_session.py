@@ -215,3 +215,33 @@ def test_changes_recreate_only_what_they_touch(collections_path, docker_client, 
     assert config["execution.checkpointing.interval"] == "7s"      # from flink_config, via FLINK_PROPERTIES
     assert len(done["taskmanagers"]) == 1
     assert ok(collections_path, custom)["changed"] is False
+
+
+def test_restarted_and_info(collections_path, docker_client, cluster_name, default_image, port):
+    """state=restarted restarts every container and waits for them to register again; flink_info reads
+    the cluster by name and by URL without changing anything."""
+    task = session_task(cluster_name, default_image, port, taskmanager={"replicas": 1})
+    ok(collections_path, task)
+    started = dict((n, c.attrs["State"]["StartedAt"]) for n, c in containers(docker_client, cluster_name).items())
+    restart = dict(task)
+    restart["flinkops.flink.flink_session"] = dict(task["flinkops.flink.flink_session"], state="restarted")
+    predicted = ok(collections_path, restart, check=True)
+    assert sorted(a["action"] for a in predicted["actions"]) == ["restart", "restart"]
+    assert dict((n, c.attrs["State"]["StartedAt"]) for n, c in containers(docker_client, cluster_name).items()) == started
+    done = ok(collections_path, restart)
+    assert done["changed"] and len(done["taskmanagers"]) == 1
+    now = dict((n, c.attrs["State"]["StartedAt"]) for n, c in containers(docker_client, cluster_name).items())
+    assert all(now[n] > started[n] for n in started), (started, now)
+
+    info_tasks = [{"name": "by name", "register": "a", "flinkops.flink.flink_info": {"name": cluster_name}},
+                  {"name": "by url", "register": "b", "flinkops.flink.flink_info": {
+                      "rest_url": "http://127.0.0.1:%d" % port, "include_config": False}},
+                  {"name": "unknown", "register": "c", "ignore_errors": True,
+                   "flinkops.flink.flink_info": {"name": cluster_name + "-nope"}}]
+    result = run_playbook(collections_path, tasks=info_tasks, check=True)
+    by_name, by_url, unknown = result.task("by name"), result.task("by url"), result.task("unknown")
+    assert by_name["changed"] is False and by_name["rest_url"] == "http://127.0.0.1:%d" % port
+    assert by_name["overview"]["taskmanagers"] == 1 and by_name["taskmanagers"][0]["id"] == "%s-taskmanager-1" % cluster_name
+    assert by_name["config"]["execution.checkpointing.interval"] == "7s"
+    assert "config" not in by_url and by_url["flink_version"] == by_name["flink_version"]
+    assert unknown["msg"].startswith("name: no cluster named %s-nope" % cluster_name)
