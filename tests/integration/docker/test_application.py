@@ -184,3 +184,26 @@ def test_bad_job_input_starts_nothing(case, collections_path, docker_client, clu
     failed = run(collections_path, app_task(cluster_name, image, port, jar, dirs, **overrides), expect_ok=False)
     assert option in failed["msg"] and words in failed["msg"], failed["msg"]
     assert docker_client.containers.list(all=True, filters={"label": "org.flinkops.cluster=%s" % cluster_name}) == []
+
+
+def test_application_from_a_baked_image(collections_path, docker_client, cluster_name, port, dirs):
+    """The job jar baked into the image's usrlib by flink_image; flink_application runs it without job.jar."""
+    image = "%s-baked:%s-java17" % (cluster_name, FLINK_DEFAULT)
+    v1, _v2 = jar_versions(dirs, FLINK_DEFAULT)
+    build = {"name": "build", "register": "img", "flinkops.flink.flink_image": {
+        "name": image, "base_image": flink_image(FLINK_DEFAULT), "usrlib": [v1]}}
+    try:
+        built = run_playbook(collections_path, tasks=[build])
+        assert built.rc == 0, built
+        task = app_task(cluster_name, image, port, None, dirs)
+        del task["flinkops.flink.flink_application"]["job"]["jar"]
+        deployed = run(collections_path, task)
+        assert deployed["job_state"] == "RUNNING"
+        assert not [m for m in docker_client.containers.get("%s-jobmanager" % cluster_name).attrs["Mounts"]
+                    if m["Destination"].startswith("/opt/flink/usrlib")]
+        assert run(collections_path, task)["changed"] is False
+        wait_for_more_output(dirs["out"], 20)
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"label": "org.flinkops.cluster=%s" % cluster_name}):
+            container.remove(force=True)
+        docker_client.images.remove(image, force=True)
