@@ -57,7 +57,7 @@ def ansible_env(collections_path):
 
 
 def run_playbook(collections_path, plays=None, tasks=None, extra_vars=None, check=False, diff=False,
-                 playbook_path=None, inventory=None, timeout=1200, extra_args=()):
+                 playbook_path=None, inventory=None, timeout=1200, extra_args=(), ansible_bin=None):
     """Run a playbook (a file, a list of plays, or tasks for localhost) and collect the task results."""
     workdir = tempfile.mkdtemp(prefix="flinkops-play-")
     if playbook_path is None:
@@ -74,7 +74,7 @@ def run_playbook(collections_path, plays=None, tasks=None, extra_vars=None, chec
         with open(inventory, "w") as handle:
             yaml.safe_dump({"all": {"hosts": {"localhost": {
                 "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}, handle)
-    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory, playbook_path]
+    cmd = [os.path.join(ansible_bin or VENV_BIN, "ansible-playbook"), "-i", inventory, playbook_path]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
