@@ -40,6 +40,12 @@ def _nanos(seconds):
     return int(round(float(seconds) * 1e9)) if seconds is not None else None
 
 
+def tm_host(taskmanager):
+    """The host a TaskManager registered from, from its RPC path (pekko.tcp://flink@10.0.1.8:36817/...)."""
+    match = re.match(r"^[a-z.]+://[^@]*@([^:/]+):", taskmanager.get("path") or "")
+    return match.group(1) if match else None
+
+
 class ServiceSpec(object):
     """The validated desired state, as plain data (hashable, shown in diff)."""
 
@@ -272,14 +278,18 @@ class SwarmService(object):
             node_id = t.get("NodeID") or ""
             if node_id and node_id not in nodes:
                 try:
-                    nodes[node_id] = self.client.api.inspect_node(node_id)["Description"]["Hostname"]
+                    node = self.client.api.inspect_node(node_id)
+                    nodes[node_id] = (node["Description"]["Hostname"], (node.get("Status") or {}).get("State"))
                 except (APIError, KeyError):
-                    nodes[node_id] = node_id
+                    nodes[node_id] = (node_id, "unknown")
             status = t.get("Status") or {}
-            out.append({"id": t["ID"][:12], "slot": t.get("Slot"), "node": nodes.get(node_id, ""),
+            hostname, node_state = nodes.get(node_id, ("", ""))
+            out.append({"id": t["ID"][:12], "slot": t.get("Slot"), "node": hostname, "node_state": node_state,
                         "state": status.get("State"), "desired_state": t.get("DesiredState"),
                         "message": status.get("Message") or "", "error": status.get("Err") or "",
-                        "created": t.get("CreatedAt") or ""})
+                        "created": t.get("CreatedAt") or "",
+                        "addresses": [a.split("/")[0] for n in t.get("NetworksAttachments") or []
+                                      for a in n.get("Addresses") or []]})
         return sorted(out, key=lambda t: (t["slot"] or 0, t["created"]))
 
     def _converged(self):
@@ -289,7 +299,8 @@ class SwarmService(object):
             raise BackendError("the service update %s: %s" % (update.get("State"), update.get("Message")),
                                option="update_config", partial={"tasks": self.tasks(False)})
         tasks = self.tasks()
-        running = [t for t in tasks if t["state"] == "running"]
+        # A task on a node the swarm lost still says "running" until the swarm notices; it does not count.
+        running = [t for t in tasks if t["state"] == "running" and t["node_state"] == "ready"]
         for t in tasks:
             if t["state"] == "pending" and "no suitable node" in t["error"]:
                 option = "resources" if "insufficient resources" in t["error"] else "constraints"
@@ -309,48 +320,51 @@ class SwarmService(object):
             and len(tasks) == len(running)
         return done, {"tasks": tasks, "summary": "%d of %d tasks running" % (len(running), self.spec.data["replicas"])}
 
-    def _registered(self, rest):
+    def _registered(self, rest, tasks):
+        """Exactly the TaskManagers <name>-1..<name>-N are registered, each from the address of the task
+        now running in its slot (not a registration left over from a task the swarm replaced)."""
         try:
             tms = rest.taskmanagers()
         except RestUnavailable as exc:
             return False, {"summary": "JobManager REST not answering: %s" % exc}
-        mine = re.compile(r"^%s-\d+$" % re.escape(self.spec.name))
-        ids = sorted(t.get("id") for t in tms if mine.match(t.get("id") or ""))
+        mine = re.compile(r"^%s-(\d+)$" % re.escape(self.spec.name))
+        registered = dict((t["id"], tm_host(t)) for t in tms if mine.match(t.get("id") or ""))
+        ids = sorted(registered)
         want = sorted("%s-%d" % (self.spec.name, i) for i in range(1, self.spec.data["replicas"] + 1))
+        addresses = dict(("%s-%s" % (self.spec.name, t["slot"]), t["addresses"]) for t in tasks
+                         if t["state"] == "running")
+        stale = [i for i in ids if i in want and registered[i] and addresses.get(i)
+                 and registered[i] not in addresses[i]]
         missing = [w for w in want if w not in ids]
         extra = [i for i in ids if i not in want]
-        return ids == want, {"taskmanagers": ids, "summary": "registered: %s; missing: %s; still registered: %s" % (
-            ids, missing, extra)}
+        return ids == want and not stale, {
+            "taskmanagers": ids,
+            "summary": "registered: %s; missing: %s; still registered: %s; from a replaced task: %s" % (
+                ids, missing, extra, stale)}
 
     def wait(self, timeout, sleep):
+        """Until the tasks run on ready nodes and, with rest_url, Flink agrees (REST answers; for TaskManagers
+        exactly the expected ones are registered from their current tasks)."""
         deadline = time.monotonic() + timeout
-        state = {}
-        rest = None
-        if self.params.get("rest_url"):
-            rest = FlinkRest(self.params["rest_url"], timeout=10)
-        phase = "converged"
+        rest = FlinkRest(self.params["rest_url"], timeout=10) if self.params.get("rest_url") else None
         while True:
-            if phase == "converged":
-                done, state = self._converged()
-                if done:
-                    phase = "rest" if rest is not None else "done"
-            if phase == "rest":
+            done, state = self._converged()
+            phase = "tasks"
+            if done and rest is not None:
+                phase = "Flink REST"
                 if self.spec.data["command"] == "taskmanager":
-                    done, extra = self._registered(rest)
+                    done, extra = self._registered(rest, state["tasks"])
                 else:
                     try:
                         extra = {"overview": rest.overview()}
-                        done = True
                     except RestUnavailable as exc:
                         done, extra = False, {"summary": "REST not answering: %s" % exc}
                 state.update(extra)
-                if done:
-                    phase = "done"
-            if phase == "done":
+            if done:
                 return state
             if time.monotonic() > deadline:
-                raise WaitTimeout("timed out after %ss waiting for service %s (%s)" % (
-                    timeout, self.spec.name, "tasks" if phase == "converged" else "Flink REST"),
-                    option="wait_timeout", partial=state,
-                    hint="Last seen: %s. Raise wait_timeout if the cluster is just slow" % state.get("summary"))
+                raise WaitTimeout("timed out after %ss waiting for service %s (%s)" % (timeout, self.spec.name, phase),
+                                  option="wait_timeout", partial=state,
+                                  hint="Last seen: %s. Raise wait_timeout if the cluster is just slow" % (
+                                      state.get("summary")))
             time.sleep(sleep)

@@ -102,3 +102,10 @@ def test_bad_input_names_the_option(overrides, option):
     with pytest.raises(SpecError) as err:
         ServiceSpec(params(**overrides))
     assert err.value.option == option
+
+
+def test_taskmanager_host_from_rpc_path():
+    from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import tm_host
+    assert tm_host({"path": "pekko.tcp://flink@10.0.1.8:36817/user/rpc/taskmanager_0"}) == "10.0.1.8"
+    assert tm_host({"path": "akka.tcp://flink@tm-1.example:6122/user/rpc/taskmanager_0"}) == "tm-1.example"
+    assert tm_host({}) is None

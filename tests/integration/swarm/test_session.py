@@ -1,6 +1,6 @@
 """A Flink session cluster as two swarm services on three real Docker hosts: the JobManager on the manager,
 TaskManagers on the two workers by placement; they register with the JobManager, a job runs across them
-to FINISHED, TaskManagers scale up and down. Bad input: a constraint no node satisfies, a network that exists
+to FINISHED, a lost worker's TaskManager is rescheduled and registers again, TaskManagers scale up and down. Bad input: a constraint no node satisfies, a network that exists
 with another driver."""
 
 from __future__ import annotations
@@ -74,6 +74,16 @@ def rest(url, path):
         return json.loads(response.read())
 
 
+def wait_node(client, hostname, state, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = dict((n.attrs["Description"]["Hostname"], n.attrs["Status"]["State"]) for n in client.nodes.list())
+        if nodes.get(hostname) == state:
+            return
+        assert time.monotonic() < deadline, "node %s not %s after %ss: %s" % (hostname, state, timeout, nodes)
+        time.sleep(1)
+
+
 def run(collections_path, *tasks, **kwargs):
     return run_playbook(collections_path, tasks=list(tasks), **kwargs)
 
@@ -126,6 +136,21 @@ def test_session_cluster_across_nodes(swarm, prefix, collections_path):
         info = rest(rest_url(swarm), "/jobs/%s/vertices/%s/taskmanagers" % (jobs[0]["jid"], vertex["id"]))
         used.update(t.get("taskmanager-id") or t.get("taskmanagerId") for t in info["taskmanagers"])
     assert used == {"%s-tm-1" % prefix, "%s-tm-2" % prefix}
+
+    # A worker is lost: the swarm moves its TaskManager to the other worker, where it registers again (from
+    # its new address; the JobManager's stale registration does not count). Then the worker comes back.
+    lost = [t["node"] for t in tm_out["tasks"] if t["slot"] == 2][0]
+    other = [w for w in swarm.workers if w != lost][0]
+    subprocess.run(["docker", "stop", "-t", "5", lost], check=True, capture_output=True, timeout=60)
+    try:
+        wait_node(client, lost, "down")
+        moved = ok(collections_path, jm, tm)
+        assert moved.changed == []
+        assert sorted(t["node"] for t in moved.task("taskmanager")["tasks"]) == [other, other]
+        assert moved.task("taskmanager")["taskmanagers"] == ["%s-tm-1" % prefix, "%s-tm-2" % prefix]
+    finally:
+        subprocess.run(["docker", "start", lost], check=True, capture_output=True, timeout=60)
+    wait_node(client, lost, "ready")
 
     # Scale up: a third TaskManager registers, the JobManager is untouched.
     jm_id = jm_out["service_id"]
