@@ -1,6 +1,7 @@
 """A Flink session cluster as two swarm services on three real Docker hosts: the JobManager on the manager,
 TaskManagers on the two workers by placement; they register with the JobManager, a job runs across them
-to FINISHED, a lost worker's TaskManager is rescheduled and registers again, TaskManagers scale up and down. Bad input: a constraint no node satisfies, a network that exists
+to FINISHED, a lost worker's TaskManager is rescheduled and registers again, TaskManagers scale up and
+down. Bad input: a constraint no node satisfies, a network that exists
 with another driver."""
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ def prefix(swarm):
     for service in client.services.list():
         if service.name.startswith(name):
             service.remove()
+    deadline = time.monotonic() + 30
     for network in client.networks.list():
-        if network.name.startswith(name):
-            for _ in range(30):
-                try:
-                    network.remove()
-                    break
-                except Exception:  # pylint: disable=broad-except
-                    time.sleep(1)  # tasks still detaching
+        while network.name.startswith(name):
+            try:
+                network.remove()
+                break
+            except Exception:  # pylint: disable=broad-except
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)  # tasks still detaching
     client.close()
 
 
