@@ -9,8 +9,10 @@ directory (FLINKOPS_SWARM_KEEP=1 keeps the nodes). Tests talk to the nodes' daem
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -85,7 +87,30 @@ def play_swarm_role(collections_path, inventory=INVENTORY, **kwargs):
 @pytest.fixture(scope="package")
 def swarm(swarm_nodes, collections_path):
     """The swarm formed by the role from the test-bed inventory (the first test checks how)."""
+    swarm_nodes.check_run = play_swarm_role(collections_path, check=True, diff=True)
     result = play_swarm_role(collections_path)
     assert result.rc == 0, result
     swarm_nodes.first_run = result
     return swarm_nodes
+
+
+@pytest.fixture
+def prefix(swarm):
+    """A random name prefix; the services and networks of the test are removed afterwards."""
+    name = "flinkops-swarm-%s" % secrets.token_hex(3)
+    yield name
+    client = swarm.client()
+    for service in client.services.list():
+        if service.name.startswith(name):
+            service.remove()
+    deadline = time.monotonic() + 30
+    for network in client.networks.list():
+        while network.name.startswith(name):
+            try:
+                network.remove()
+                break
+            except Exception:  # pylint: disable=broad-except
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)  # tasks still detaching
+    client.close()

@@ -27,6 +27,14 @@ def changed_hosts(result):
 
 
 def test_role_forms_the_swarm_then_changes_nothing(swarm, collections_path):
+    # Check mode on hosts in no swarm predicts init and joins for all three (and forms nothing: the real
+    # run after it changes all three too).
+    predicted = swarm.check_run
+    assert predicted.rc == 0, predicted
+    assert changed_hosts(predicted) == sorted(swarm.hosts)
+    init = [r["result"] for r in predicted.results
+            if r["host"] == swarm.manager and r["task"].endswith("Start the swarm on the first manager")]
+    assert init[0]["actions"] == ["init: no swarm on this host", "labels: labels [('flink.role', 'jobmanager')]"]
     first = swarm.first_run
     assert changed_hosts(first) == sorted(swarm.hosts)
     table = node_table(swarm)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import time
 import urllib.request
@@ -21,28 +20,6 @@ from tests.lib.ansible import run_playbook
 pytestmark = [pytest.mark.swarm]
 
 REST_PORT = 18081
-
-
-@pytest.fixture
-def prefix(swarm):
-    """A random name prefix; the services and networks of the test are removed afterwards."""
-    name = "flinkops-swarm-%s" % secrets.token_hex(3)
-    yield name
-    client = swarm.client()
-    for service in client.services.list():
-        if service.name.startswith(name):
-            service.remove()
-    deadline = time.monotonic() + 30
-    for network in client.networks.list():
-        while network.name.startswith(name):
-            try:
-                network.remove()
-                break
-            except Exception:  # pylint: disable=broad-except
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)  # tasks still detaching
-    client.close()
 
 
 def jobmanager_task(swarm, prefix, **overrides):

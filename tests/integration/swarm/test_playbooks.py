@@ -1,0 +1,47 @@
+"""The example playbook playbooks/session_swarm.yml with the test-bed inventory, as a user runs it after
+playbooks/swarm.yml: a session cluster comes up with its TaskManagers registered, a second run changes
+nothing, flink_state=absent removes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.swarm.conftest import INVENTORY
+from tests.lib.ansible import run_playbook
+
+pytestmark = [pytest.mark.swarm]
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "session_swarm.yml")
+
+
+def play(collections_path, **extra):
+    extra = dict({"ansible_python_interpreter": sys.executable}, **extra)
+    result = run_playbook(collections_path, playbook_path=PLAYBOOK, inventory=INVENTORY, extra_vars=extra)
+    assert result.rc == 0, result
+    return result
+
+
+def test_session_playbook(swarm, prefix, collections_path):
+    names = {"flink_name": prefix, "flink_taskmanagers": 2, "flink_rest_port": 18082}
+    first = play(collections_path, **names)
+    assert sorted(first.changed) == ["JobManager", "TaskManagers"]
+    assert first.task("TaskManagers")["taskmanagers"] == ["%s-taskmanager-1" % prefix, "%s-taskmanager-2" % prefix]
+    url = "http://%s:18082" % swarm.address(swarm.manager)
+    assert "Flink web UI: %s" % url in first.task("Show the web UI and the TaskManagers")["msg"]
+    with urllib.request.urlopen(url + "/overview", timeout=10) as response:
+        assert json.loads(response.read())["taskmanagers"] == 2
+
+    again = play(collections_path, **names)
+    assert again.changed == []
+
+    removed = play(collections_path, flink_state="absent", **names)
+    assert sorted(removed.changed) == ["Remove the JobManager", "TaskManagers"]
+    client = swarm.client()
+    assert not [s for s in client.services.list() if s.name.startswith(prefix)]
+    client.close()
