@@ -621,8 +621,9 @@ class DockerCluster(object):
             rest = self.rest()
             overview, tms = getattr(self, "_seen", None) or (rest.overview(), rest.taskmanagers())
             result["flink_version"] = overview.get("flink-version")
-            result["slots_total"] = overview.get("slots-total")
-            result["slots_available"] = overview.get("slots-available")
+            # From the TaskManager list itself: the overview may have been read a moment earlier.
+            result["slots_total"] = sum(tm.get("slotsNumber") or 0 for tm in tms)
+            result["slots_available"] = sum(tm.get("freeSlots") or 0 for tm in tms)
             result["taskmanagers"] = [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
                                        "free_slots": tm.get("freeSlots")} for tm in tms]
             result["jobs"] = [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")} for j in rest.jobs()]
