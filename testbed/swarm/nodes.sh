@@ -182,6 +182,13 @@ cmd_inventory() {
   done < <(nodes)
 }
 
+# One up/down at a time (several test runs on one machine share the nodes).
+if [ "${1:-}" = up ] || [ "${1:-}" = down ]; then
+  mkdir -p "$FLINKOPS_CACHE/swarm"
+  exec 9>"$FLINKOPS_CACHE/swarm/nodes.lock"
+  flock -w 600 9 || die "another nodes.sh up/down holds $FLINKOPS_CACHE/swarm/nodes.lock"
+fi
+
 case "${1:-}" in
   up) cmd_up ;;
   status) cmd_status ;;

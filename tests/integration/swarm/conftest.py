@@ -8,6 +8,7 @@ directory (FLINKOPS_SWARM_KEEP=1 keeps the nodes). Tests talk to the nodes' daem
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import subprocess
@@ -17,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import FLINK_DEFAULT, REPO, flink_image
+from tests.conftest import CACHE, FLINK_DEFAULT, REPO, flink_image
 from tests.lib.ansible import run_playbook
 
 NODES_SH = os.path.join(REPO, "testbed", "swarm", "nodes.sh")
@@ -64,8 +65,33 @@ def nodes_sh(*args, timeout=900):
     return proc
 
 
+LOCK_FILE = os.path.join(CACHE, "swarm", "tests.lock")
+LOCK_WAIT = int(os.environ.get("FLINKOPS_SWARM_LOCK_WAIT", "1500"))
+
+
 @pytest.fixture(scope="package")
-def swarm_nodes():
+def swarm_lock():
+    """One run of these tests at a time on a machine: the nodes, addresses and swarm are shared, and a second
+    run (another pytest of the whole suite) would re-form the swarm and tear the nodes down under this one."""
+    os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
+    handle = open(LOCK_FILE, "w")  # pylint: disable=consider-using-with
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                handle.close()
+                pytest.fail("another run of the Swarm tests holds %s for more than %ss" % (LOCK_FILE, LOCK_WAIT))
+            time.sleep(2)
+    yield
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
+
+
+@pytest.fixture(scope="package")
+def swarm_nodes(swarm_lock):  # pylint: disable=unused-argument,redefined-outer-name
     nodes_sh("up")
     with open(INVENTORY) as handle:
         nodes = SwarmNodes(yaml.safe_load(handle))
