@@ -20,7 +20,7 @@ import tarfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils import docker_common
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
-    APIError, DockerException, ImageNotFound, NotFound, docker_host_address, single_file_tar)
+    DockerException, ImageNotFound, NotFound, docker_host_address, single_file_tar)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     parse_config_file, render, render_properties)
@@ -377,16 +377,17 @@ class DockerCluster(object):
         """A container with one of our names that we do not manage is an error, not something to delete."""
         ours = set(c["Id"] for c in ([actual["jobmanager"]] if actual["jobmanager"] else []))
         ours.update(c["Id"] for c in actual["taskmanagers"].values())
-        names = [self.jm_name()] + [self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1)]
+        names = set([self.jm_name()] + [self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1)])
         try:
-            for name in names:
-                for container in self.api.containers(all=True, filters={"name": "^/%s$" % name}):
-                    if container["Id"] not in ours:
-                        raise SpecError("a container named %s exists and is not part of cluster %s" % (
-                            name, self.spec.name), option="name",
-                            hint="Remove that container or choose another cluster name")
+            # One call: every container whose name starts with the cluster's prefix, then exact names.
+            found = self.api.containers(all=True, filters={"name": "^/%s-" % self.spec.name})
         except DockerException as exc:
             raise BackendError("looking up container names failed: %s" % exc)
+        for container in found:
+            name = (container.get("Names") or ["/"])[0].lstrip("/")
+            if name in names and container["Id"] not in ours:
+                raise SpecError("a container named %s exists and is not part of cluster %s" % (name, self.spec.name),
+                                option="name", hint="Remove that container or choose another cluster name")
         network = actual["network"]
         if network is not None and network.get("Driver") not in ("bridge", "overlay"):
             raise SpecError("network %s exists with driver %s" % (self.spec.network, network.get("Driver")),
@@ -648,9 +649,6 @@ def _short(exc):
     if explanation:
         return str(explanation)
     return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-
-
-__all__ = ["DockerCluster", "Action", "APIError"]
 
 
 def discover_rest_url(params, name):

@@ -192,12 +192,3 @@ def render_properties(config, version):
                             hint="Put this key in the configuration file of conf_dir instead")
         lines.append("%s: %s" % (key, text))
     return "\n".join(lines)
-
-
-def normalize_value(value):
-    """Normalise a user-given value for comparison: scalars as Flink would print them."""
-    if isinstance(value, (list, tuple)):
-        return [normalize_value(v) for v in value]
-    if isinstance(value, dict):
-        return dict((str(k), normalize_value(v)) for k, v in value.items())
-    return _scalar(value)

@@ -165,6 +165,7 @@ class SessionJob(object):
 
     # Actions ----------------------------------------------------------------------------------------
     def submit(self, savepoint_path=None):
+        """Submit the job (uploading its jar if new); returns (job id, jar id)."""
         jar_id, _uploaded = self.jar_id()
         job_id = "%s%s%s" % (self.prefix, self.spec.spec_hash(), "%08x" % (int(time.time() * 1000) & 0xFFFFFFFF))
         payload = {"jobId": job_id, "programArgsList": self.spec.args,
@@ -182,7 +183,7 @@ class SessionJob(object):
         if savepoint_path:
             payload["savepointPath"] = savepoint_path
         try:
-            return self.rest.run_jar(jar_id, payload)
+            return self.rest.run_jar(jar_id, payload), jar_id
         except RestUnavailable:
             raise
         except BackendError as exc:

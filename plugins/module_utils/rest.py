@@ -69,6 +69,18 @@ class FlinkRest(object):
         except ValueError:
             raise BackendError("%s %s did not answer JSON (is this a Flink REST endpoint?)" % (method, url))
 
+    def wait_up(self, timeout, sleep):
+        """Wait until the REST API answers (at most ``timeout`` seconds; 0 checks once)."""
+        from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+
+        def probe():
+            try:
+                self.overview()
+                return True, {}
+            except RestUnavailable as exc:
+                return False, {"summary": exc.message}
+        wait_for(probe, timeout, sleep, "the REST API at %s" % self.base_url)
+
     def get(self, path, timeout=None):
         return self._request("GET", path, timeout=timeout)
 
@@ -85,9 +97,6 @@ class FlinkRest(object):
     # Cluster -----------------------------------------------------------------------------
     def overview(self):
         return self.get("/overview")
-
-    def dashboard_config(self):
-        return self.get("/config")
 
     def jobmanager_config(self):
         """The JobManager's effective configuration as a dict."""
@@ -152,6 +161,3 @@ class FlinkRest(object):
 
     def checkpoints(self, job_id):
         return self.get("/jobs/%s/checkpoints" % job_id)
-
-    def shutdown_cluster(self):
-        return self.delete("/cluster")

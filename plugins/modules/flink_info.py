@@ -131,9 +131,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker_common impor
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import discover_rest_url
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
 from ansible_collections.flinkops.flink.plugins.module_utils.info import gather
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
-from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 
 def main():
@@ -156,16 +155,8 @@ def main():
             require_docker(module)
             url = discover_rest_url(params, params["name"])
         rest = FlinkRest(url, validate_certs=params["validate_certs"])
-
-        def probe():
-            try:
-                rest.overview()
-                return True, {}
-            except RestUnavailable as exc:
-                return False, {"summary": exc.message}
-
         if params["wait"]:
-            wait_for(probe, params["wait_timeout"], 0.5, "the REST API at %s" % url)
+            rest.wait_up(params["wait_timeout"], 0.5)
         facts = gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"])
     except FlinkOpsError as exc:
         fail(module, exc)

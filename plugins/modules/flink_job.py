@@ -209,9 +209,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster impo
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC, require_docker
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
-from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 
 def _state_word(job):
@@ -258,14 +257,7 @@ def main():
         result["rest_url"] = url
         rest = FlinkRest(url, validate_certs=params["validate_certs"])
         timeout, sleep = params["wait_timeout"], params["wait_sleep"]
-
-        def rest_up():
-            try:
-                rest.overview()
-                return True, {}
-            except RestUnavailable as exc:
-                return False, {"summary": exc.message}
-        wait_for(rest_up, timeout if params["wait"] else 0, sleep, "the REST API at %s" % url)
+        rest.wait_up(timeout if params["wait"] else 0, sleep)
 
         job = SessionJob(module, rest, spec)
         control = job.control
@@ -304,9 +296,8 @@ def main():
                     control.cancel(current["jid"], timeout, sleep)
                 else:
                     control.cancel(current["jid"], timeout, sleep)
-            job_id = job.submit(savepoint_path=savepoint)
-            result.update(job_id=job_id, job_state="SUBMITTED", savepoint=savepoint)
-            result["jar_id"] = job.jar_id(upload=False)[0]
+            job_id, jar_id = job.submit(savepoint_path=savepoint)
+            result.update(job_id=job_id, jar_id=jar_id, job_state="SUBMITTED", savepoint=savepoint)
             if params["wait"]:
                 result["job_state"] = control.wait_running(job_id, timeout, sleep)
         if params["state"] == "absent":
