@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes connection options (the names and K8S_AUTH_* fallbacks of kubernetes.core) and the API client.
+
+Modules add ``K8S_ARGUMENT_SPEC`` to their argument spec, call ``require_kubernetes(module)`` first and
+``k8s_api_client(module.params)`` to get a configured ``kubernetes.client.ApiClient``.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+
+K8S_IMPORT_ERROR = None
+try:
+    import kubernetes
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
+
+    class ConfigException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
+
+__all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "k8s_api_client",
+           "require_kubernetes"]
+
+K8S_ARGUMENT_SPEC = dict(
+    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+)
+
+
+def require_kubernetes(module):
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
+
+
+def _in_cluster():
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+def k8s_api_client(params):
+    """An ApiClient from the connection options, resolved as kubernetes.core does.
+
+    Order: ``host`` (+ ``api_key`` / client certificates) alone if no kubeconfig is given; otherwise the
+    kubeconfig (``kubeconfig`` option, E(KUBECONFIG), then ~/.kube/config) with ``context``; in a pod
+    without any of these, the in-cluster service account. Explicit options override the kubeconfig's.
+    """
+    configuration = kubernetes.client.Configuration()
+    kubeconfig = params.get("kubeconfig")
+    default_kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    try:
+        if kubeconfig or not params.get("host"):
+            if kubeconfig or os.path.exists(default_kubeconfig) or not _in_cluster():
+                path = kubeconfig or default_kubeconfig
+                if not os.path.exists(path):
+                    raise BackendError("kubeconfig %s does not exist" % path, option="kubeconfig",
+                                       hint="Set kubeconfig (or K8S_AUTH_KUBECONFIG / KUBECONFIG) to the cluster's "
+                                            "kubeconfig, or host and api_key")
+                kubernetes.config.load_kube_config(config_file=path, context=params.get("context"),
+                                                   client_configuration=configuration)
+            else:
+                kubernetes.config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        raise BackendError("cannot load the Kubernetes client configuration: %s" % exc, option="kubeconfig",
+                           hint="Check the kubeconfig file and the context name")
+    if params.get("host"):
+        configuration.host = params["host"]
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer %s" % params["api_key"]}
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = params["validate_certs"]
+    if params.get("ca_cert"):
+        configuration.ssl_ca_cert = params["ca_cert"]
+    if params.get("client_cert"):
+        configuration.cert_file = params["client_cert"]
+    if params.get("client_key"):
+        configuration.key_file = params["client_key"]
+    if params.get("proxy"):
+        configuration.proxy = params["proxy"]
+    return kubernetes.client.ApiClient(configuration)
