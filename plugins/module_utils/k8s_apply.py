@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Server-side apply of a list of Kubernetes objects, with a plan that check mode and diff mode share.
+
+Each object is read, then applied with the API server's server-side apply (``dryRun=All`` in check mode, so
+the server itself predicts the result: defaults, admission and validation included). An object is changed when
+the applied result differs from what was there, leaving out the fields the server maintains itself.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import ApiException
+
+try:
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+except ImportError:  # the module fails first through require_kubernetes
+    DynamicClient = None
+
+    class NotFoundError(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing."""
+
+    class ResourceNotFoundError(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing."""
+
+__all__ = ["Applier", "object_key", "validate_definitions"]
+
+# Maintained by the server: never part of a comparison or a diff.
+_SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid",
+                    "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def object_key(obj):
+    meta = obj.get("metadata") or {}
+    if meta.get("namespace"):
+        return "%s %s/%s" % (obj["kind"], meta["namespace"], meta["name"])
+    return "%s %s" % (obj["kind"], meta["name"])
+
+
+def validate_definitions(definitions, option="definitions"):
+    """Each definition needs apiVersion, kind and metadata.name: fail before anything is touched."""
+    for index, obj in enumerate(definitions):
+        where = "%s[%d]" % (option, index)
+        if not isinstance(obj, dict):
+            raise SpecError("must be a mapping (a Kubernetes object), got %s" % type(obj).__name__, option=where)
+        for field in ("apiVersion", "kind"):
+            if not isinstance(obj.get(field), str) or not obj.get(field):
+                raise SpecError("%s is missing" % field, option=where, hint="Every object needs apiVersion and kind")
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta.get("name"):
+            raise SpecError("metadata.name is missing", option=where, hint="Every object needs metadata.name")
+
+
+def _clean(obj):
+    if obj is None:
+        return None
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata") or {}
+    for key in _SERVER_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if not annotations:
+        meta.pop("annotations", None)
+    obj.pop("status", None)
+    return obj
+
+
+class Applier(object):
+    """Applies (or deletes) objects through one dynamic client."""
+
+    def __init__(self, api_client, field_manager="flinkops", force_conflicts=True, check_mode=False):
+        self.client = DynamicClient(api_client)
+        self.field_manager = field_manager
+        self.force_conflicts = force_conflicts
+        self.check_mode = check_mode
+
+    def _resource(self, obj):
+        try:
+            return self.client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        except ResourceNotFoundError:
+            raise SpecError("the API server has no resource %s of %s" % (obj["kind"], obj["apiVersion"]),
+                            option="definitions", hint="Check apiVersion and kind (is the CRD installed?)")
+
+    def _get(self, resource, obj):
+        meta = obj["metadata"]
+        try:
+            return self.client.get(resource, name=meta["name"], namespace=meta.get("namespace")).to_dict()
+        except NotFoundError:
+            return None
+        except ApiException as exc:
+            raise BackendError("reading %s: %s" % (object_key(obj), _reason(exc)))
+
+    def apply(self, objects):
+        """Apply every object in order; returns a list of results (key, action, before, after)."""
+        results = []
+        planned_namespaces = set()
+        for obj in objects:
+            resource = self._resource(obj)
+            body = copy.deepcopy(obj)
+            if resource.namespaced and not body["metadata"].get("namespace"):
+                raise SpecError("%s is namespaced: metadata.namespace is missing" % object_key(body),
+                                option="definitions")
+            before = None if body["metadata"].get("namespace") in planned_namespaces else self._get(resource, body)
+            if self.check_mode and before is None and (
+                    body["metadata"].get("namespace") in planned_namespaces):
+                # The namespace does not exist yet: the server cannot dry-run objects in it.
+                after = body
+            else:
+                try:
+                    after = self.client.server_side_apply(
+                        resource, body=body, field_manager=self.field_manager,
+                        force_conflicts=self.force_conflicts, dry_run="All" if self.check_mode else None).to_dict()
+                except ApiException as exc:
+                    raise BackendError("applying %s: %s" % (object_key(body), _reason(exc)),
+                                       hint=_hint(exc))
+            if before is None and self.check_mode and body["kind"] == "Namespace":
+                planned_namespaces.add(body["metadata"]["name"])
+            before_c, after_c = _clean(before), _clean(after)
+            action = "created" if before is None else ("updated" if before_c != after_c else "unchanged")
+            results.append({"key": object_key(body), "action": action, "before": before_c, "after": after_c})
+        return results
+
+    def delete(self, objects):
+        """Delete the objects that exist, in reverse order (namespaced objects before their namespace)."""
+        results = []
+        for obj in reversed(list(objects)):
+            resource = self._resource(obj)
+            before = self._get(resource, obj)
+            if before is None or (before.get("metadata") or {}).get("deletionTimestamp"):
+                # Gone, or already on its way out (a terminating namespace): nothing to do.
+                results.append({"key": object_key(obj), "action": "absent", "before": None, "after": None})
+                continue
+            if not self.check_mode:
+                try:
+                    self.client.delete(resource, name=obj["metadata"]["name"],
+                                       namespace=obj["metadata"].get("namespace"))
+                except NotFoundError:
+                    pass
+                except ApiException as exc:
+                    raise BackendError("deleting %s: %s" % (object_key(obj), _reason(exc)), hint=_hint(exc))
+            results.append({"key": object_key(obj), "action": "deleted", "before": _clean(before), "after": None})
+        return results
+
+
+def _reason(exc):
+    body = getattr(exc, "body", None)
+    summary = getattr(exc, "summary", None)
+    if callable(summary):
+        try:
+            return summary()
+        except (TypeError, ValueError, AttributeError):
+            pass
+    return "%s %s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", ""), body or "")
+
+
+def _hint(exc):
+    if getattr(exc, "status", None) == 403:
+        return "The user of the kubeconfig may not do this: it needs rights on these objects (RBAC)"
+    if getattr(exc, "status", None) == 409:
+        return "Another field manager owns these fields; set force_conflicts=true to take them over"
+    return None
