@@ -5,6 +5,10 @@
 
 The service carries a hash of the spec it was made from (label ``org.flinkops.spec-hash``), so a second run
 with the same spec changes nothing and a changed spec updates the service in place (a rolling update).
+
+The image tag is resolved to its registry digest (as ``docker service create/update`` do) and the service runs
+``image:tag@sha256:...``: a new image pushed under the same tag changes that digest, which updates the service
+although the spec (and its hash) did not change.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ FAILED_STATES = ("failed", "rejected")
 
 def _nanos(seconds):
     return int(round(float(seconds) * 1e9)) if seconds is not None else None
+
+
+def image_digest(reference):
+    """The digest pinned in an image reference (repo:tag@sha256:...), or None."""
+    if reference and "@" in reference:
+        return reference.rsplit("@", 1)[1]
+    return None
 
 
 def tm_host(taskmanager):
@@ -138,6 +149,38 @@ class SwarmService(object):
         self.check_mode = check_mode
         self.client = docker_client(params)
         self.failed_before = set()
+        self.warnings = []
+        self._digest = False  # not resolved yet
+
+    # -- image digest --------------------------------------------------------------------------------
+    def digest(self):
+        """The registry digest the image reference resolves to now (through the manager's daemon, which also
+        knows the registry credentials and insecure registries), or None when resolution is off, the reference
+        is already pinned, or the registry cannot be asked (then the service runs the plain tag, with a warning,
+        as the docker CLI does)."""
+        if self._digest is not False:
+            return self._digest
+        self._digest = None
+        image = self.spec.data["image"]
+        if not self.params.get("resolve_image", True) or image_digest(image):
+            return None
+        try:
+            found = self.client.api.inspect_distribution(image)
+            self._digest = (found.get("Descriptor") or {}).get("digest") or None
+        except (APIError, NotFound) as exc:
+            self.warnings.append("image %s could not be resolved to a registry digest (%s); the service runs the "
+                                 "tag as it is, and a new image pushed under the same tag is not detected" % (
+                                     image, getattr(exc, "explanation", None) or exc))
+        return self._digest
+
+    def pinned_image(self):
+        digest = self.digest()
+        return "%s@%s" % (self.spec.data["image"], digest) if digest else self.spec.data["image"]
+
+    @staticmethod
+    def running_digest(actual):
+        spec = ((actual or {}).get("Spec") or {}).get("TaskTemplate") or {}
+        return image_digest((spec.get("ContainerSpec") or {}).get("Image"))
 
     # -- reading -------------------------------------------------------------------------------------
     def read(self):
@@ -165,6 +208,7 @@ class SwarmService(object):
             return {}
         labels = (actual.get("Spec") or {}).get("Labels") or {}
         return {"state": "present", "spec_hash": labels.get(HASH_LABEL),
+                "image_digest": SwarmService.running_digest(actual),
                 "replicas": ((actual["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas")}
 
     # -- planning ------------------------------------------------------------------------------------
@@ -187,8 +231,16 @@ class SwarmService(object):
             actions.append(("create", "service %s" % self.spec.name))
         else:
             labels = (actual.get("Spec") or {}).get("Labels") or {}
+            reasons = []
             if labels.get(HASH_LABEL) != self.spec.hash:
-                actions.append(("update", "service %s (spec changed)" % self.spec.name))
+                reasons.append("spec changed")
+            digest = self.digest()
+            running = self.running_digest(actual)
+            if digest and digest != running:
+                reasons.append("image %s is now %s, the service runs %s" % (
+                    self.spec.data["image"], digest, running or "the tag without a digest"))
+            if reasons:
+                actions.append(("update", "service %s (%s)" % (self.spec.name, "; ".join(reasons))))
         return actions
 
     # -- building ------------------------------------------------------------------------------------
@@ -199,7 +251,7 @@ class SwarmService(object):
             mounts.append(docker_types.Mount(target=m["target"], source=m.get("source") or "", type=m.get("type") or "bind",
                                              read_only=bool(m.get("read_only"))))
         container = docker_types.ContainerSpec(
-            image=d["image"], args=[d["command"]] + d["args"], env=d["env"], mounts=mounts,
+            image=self.pinned_image(), args=[d["command"]] + d["args"], env=d["env"], mounts=mounts,
             labels=dict(d["container_labels"], **{ROLE_LABEL: d["command"]}),
             hostname=d["hostname"] or None)
         res = d["resources"]

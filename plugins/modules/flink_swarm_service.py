@@ -56,6 +56,20 @@ options:
         to pull it (a registry all nodes reach).
       - Required with O(state=present).
     type: str
+  resolve_image:
+    description:
+      - Resolve O(image) to its registry digest through the manager's daemon and run the service pinned to it
+        (C(image:tag@sha256:...)), as C(docker service create) and C(docker service update) do. A new image pushed
+        under the same tag then updates the service on the next run (a rolling update), and every task runs the
+        same image whatever a node has cached.
+      - When the registry cannot be asked, the service runs the plain tag and the module warns.
+      - A reference that already has a digest is used as it is.
+      - Unlike C(community.docker.docker_swarm_service) (same option, default V(false)) this defaults to V(true),
+        the docker CLI's behaviour. With V(false) only a changed spec updates the service.
+      - A service that runs a plain tag (created with V(false), or by other tools) is pinned on the first run
+        with V(true): one rolling update.
+    type: bool
+    default: true
   flink_version:
     description:
       - The Flink version of O(image), for checking configuration keys. Defaults to the version in the image tag.
@@ -334,6 +348,11 @@ service_id:
   returned: when state is present and not in check mode
   type: str
   sample: kq2x0ljzq7qz7mjvbx4y0q9bp
+image_digest:
+  description: The registry digest O(image) resolved to, which the service is pinned to (with O(resolve_image)).
+  returned: when state is present and the digest could be resolved
+  type: str
+  sample: sha256:2ade3b84c14cbd78c5953b792be2b1d2145b89757ad01d1aa9bbb1c27bb53afd
 spec_hash:
   description: The hash of the spec, kept in the service label C(org.flinkops.spec-hash).
   returned: when state is present
@@ -356,7 +375,8 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create_network: network flink-orders (overlay)", "create: service orders-taskmanager"]
+  sample: ["create_network: network flink-orders (overlay)", "create: service orders-taskmanager",
+           "update: service orders-taskmanager (image registry.example.com/flink:2 is now sha256:9f..., the service runs sha256:2a...)"]
 option:
   description: On failure, the option at fault.
   returned: on failure, when an option is at fault
@@ -379,6 +399,7 @@ def argument_spec():
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         image=dict(type="str"),
+        resolve_image=dict(type="bool", default=True),
         flink_version=dict(type="str"),
         command=dict(type="str", choices=["jobmanager", "taskmanager", "standalone-job"]),
         args=dict(type="list", elements="str", default=[]),
@@ -450,16 +471,21 @@ def main():
         service = SwarmService(params, spec, check_mode=module.check_mode)
         actual = service.read()
         actions = service.plan(actual)
+        for warning in service.warnings:
+            module.warn(warning)
         result["actions"] = ["%s: %s" % a for a in actions]
         result["changed"] = bool(actions)
         if module._diff:
             before = service.before_view(actual)
             after = {}
             if params["state"] == "present":
-                after = {"state": "present", "spec_hash": spec.hash, "replicas": params["replicas"]}
+                after = {"state": "present", "spec_hash": spec.hash, "replicas": params["replicas"],
+                         "image_digest": service.digest() or service.running_digest(actual)}
             result["diff"] = {"before": before, "after": after}
         if params["state"] == "present":
             result["spec_hash"] = spec.hash
+            if service.digest():
+                result["image_digest"] = service.digest()
         if not module.check_mode:
             service.apply(actions)
             if params["state"] == "present":

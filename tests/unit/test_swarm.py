@@ -109,3 +109,13 @@ def test_taskmanager_host_from_rpc_path():
     assert tm_host({"path": "pekko.tcp://flink@10.0.1.8:36817/user/rpc/taskmanager_0"}) == "10.0.1.8"
     assert tm_host({"path": "akka.tcp://flink@tm-1.example:6122/user/rpc/taskmanager_0"}) == "tm-1.example"
     assert tm_host({}) is None
+
+
+def test_image_digest_of_a_reference():
+    from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import SwarmService, image_digest
+    assert image_digest("reg:5000/flink:2.2.1@sha256:abc") == "sha256:abc"
+    assert image_digest("reg:5000/flink:2.2.1") is None
+    assert image_digest(None) is None
+    actual = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "reg:5000/f:1@sha256:0f"}}}}
+    assert SwarmService.running_digest(actual) == "sha256:0f"
+    assert SwarmService.running_digest(None) is None
