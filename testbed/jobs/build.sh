@@ -13,6 +13,9 @@
 #                                                        classifier TopSpeedWindowing) from Maven
 #                                                        Central; see docs/testbed-docker.md for
 #                                                        the version actually served
+#   $FLINKOPS_CACHE/jobs/VERSION/flink-metrics-prometheus.jar  a plugin that is not in the image
+#                                                        (org.apache.flink:flink-metrics-prometheus),
+#                                                        for the plugins role's tests
 # The Flink distribution comes from testbed/docker/images.sh --dist-only (run here if missing).
 # Cached by a hash of the sources and this script; a second run takes well under a second.
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -69,12 +72,30 @@ fetch_top_speed() { # version
     || log "  using $got for Flink $ver (exact version not in the repository)"
 }
 
+fetch_prometheus() { # version
+  local ver="$1" out="$FLINKOPS_CACHE/jobs/$1"
+  if [ -f "$out/flink-metrics-prometheus.jar" ]; then
+    log "flink-metrics-prometheus.jar for $ver is cached ($(cat "$out/flink-metrics-prometheus.jar.source" 2>/dev/null))"
+    return 0
+  fi
+  log "Maven Central: org.apache.flink:flink-metrics-prometheus:$ver"
+  local tmp got
+  tmp="$(mktemp -d)"
+  got="$(maven_fetch_nearest org.apache.flink flink-metrics-prometheus "" "$ver" "$tmp")" \
+    || { rm -rf "$tmp"; die "no flink-metrics-prometheus jar for $ver on Maven Central"; }
+  mkdir -p "$out"
+  mv "$tmp/$got" "$out/flink-metrics-prometheus.jar"
+  printf '%s\n' "$got" >"$out/flink-metrics-prometheus.jar.source"
+  rm -rf "$tmp"
+}
+
 main() {
   local versions=("$@") t0=$SECONDS
   [ ${#versions[@]} -gt 0 ] || read -r -a versions <<<"$FLINKOPS_FLINK_VERSIONS"
   for v in "${versions[@]}"; do
     build_examples "$v"
     fetch_top_speed "$v"
+    fetch_prometheus "$v"
   done
   log "done in $((SECONDS - t0))s: $(for v in "${versions[@]}"; do printf '%s ' "$FLINKOPS_CACHE/jobs/$v/"; done)"
 }
