@@ -40,6 +40,17 @@ MANAGED_KEYS = {"jobmanager.rpc.address": "jobmanager_address", "taskmanager.res
 FAILED_STATES = ("failed", "rejected")
 
 
+# A TaskManager is healthy once the JobManager lists a TaskManager registered from one of this container's
+# addresses (its RPC path "pekko.tcp://flink@<address>:<port>/..."), asked through the REST API with bash alone
+# (the image needs no curl). A rolling update waits for it before it replaces the next TaskManager.
+TM_HEALTH_SCRIPT = (
+    "exec 3<>/dev/tcp/%(host)s/%(port)s || exit 1; "
+    "printf 'GET /taskmanagers HTTP/1.0\\r\\nHost: %(host)s\\r\\n\\r\\n' >&3; "
+    "body=$(cat <&3); for a in $(hostname -I 2>/dev/null || hostname -i); do "
+    "case $body in *\"@$a:\"*) exit 0;; esac; done; exit 1")
+HEALTH_DEFAULTS = {"interval": 5, "timeout": 5, "retries": 24, "start_period": 300}
+
+
 def _nanos(seconds):
     return int(round(float(seconds) * 1e9)) if seconds is not None else None
 
@@ -115,8 +126,18 @@ class ServiceSpec(object):
             if params.get("endpoint_mode") == "dnsrr" and port.get("mode") != "host":
                 raise SpecError("endpoint_mode=dnsrr publishes ports only in host mode", option="publish",
                                 hint="Set mode: host on the published ports, or use endpoint_mode=vip")
+        health = dict((k, v) for k, v in (params.get("healthcheck") or {}).items() if v is not None)
+        for key, value in HEALTH_DEFAULTS.items():
+            health.setdefault(key, value)
+        if not health.get("test") and command == "taskmanager":
+            port = str(config.get("rest.port", 8081))
+            health["test"] = ["CMD", "bash", "-c", TM_HEALTH_SCRIPT % {"host": jm_address, "port": port}]
+        if health.get("test") and health["test"][0] not in ("NONE", "CMD", "CMD-SHELL"):
+            raise SpecError("the test starts with NONE, CMD or CMD-SHELL (Docker's form), not %r" % health["test"][0],
+                            option="healthcheck.test", hint='For example ["CMD-SHELL", "my-check || exit 1"]')
         self.data = {
             "name": self.name,
+            "healthcheck": health if health.get("test") else {},
             "image": params["image"],
             "command": command,
             "args": [str(a) for a in params.get("args") or []],
@@ -244,6 +265,16 @@ class SwarmService(object):
         return actions
 
     # -- building ------------------------------------------------------------------------------------
+    def _healthcheck(self):
+        health = self.spec.data["healthcheck"]
+        if not health:
+            return None
+        if health["test"][0] == "NONE":
+            return docker_types.Healthcheck(test=["NONE"])
+        return docker_types.Healthcheck(test=health["test"], interval=_nanos(health["interval"]),
+                                        timeout=_nanos(health["timeout"]), retries=health["retries"],
+                                        start_period=_nanos(health["start_period"]))
+
     def _task_template(self, network_ids):
         d = self.spec.data
         mounts = []
@@ -253,7 +284,7 @@ class SwarmService(object):
         container = docker_types.ContainerSpec(
             image=self.pinned_image(), args=[d["command"]] + d["args"], env=d["env"], mounts=mounts,
             labels=dict(d["container_labels"], **{ROLE_LABEL: d["command"]}),
-            hostname=d["hostname"] or None)
+            hostname=d["hostname"] or None, healthcheck=self._healthcheck())
         res = d["resources"]
         resources = None
         if res:

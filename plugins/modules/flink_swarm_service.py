@@ -269,6 +269,41 @@ options:
         description: Seconds a task is watched for failure after it started.
         type: float
         default: 5
+  healthcheck:
+    description:
+      - The containers' health check. A task counts as running (for the swarm's rolling updates and for the wait)
+        only once it is healthy.
+      - A C(taskmanager) service gets a built-in check when O(healthcheck.test) is not given; it is healthy once the
+        JobManager's REST API (at O(jobmanager_address), port C(rest.port) or 8081) lists a TaskManager registered
+        from the container's own address. A rolling update therefore replaces the next TaskManager only after the
+        previous one registered, and the cluster keeps TaskManagers throughout (with O(update_config.parallelism)
+        below O(replicas)). The check needs C(bash) and C(hostname) in the image (the official image has both).
+      - O(healthcheck.test=[NONE]) turns checks off, also the image's own.
+    type: dict
+    suboptions:
+      test:
+        description:
+          - The check in Docker's form, V([CMD, ...]), V([CMD-SHELL, "..."]) or V([NONE]).
+        type: list
+        elements: str
+      interval:
+        description: Seconds between two checks.
+        type: float
+        default: 5
+      timeout:
+        description: Seconds one check may take.
+        type: float
+        default: 5
+      retries:
+        description:
+          - Failed checks in a row before the container is unhealthy (and the swarm replaces it). The default gives
+            a TaskManager two minutes to register again after the JobManager restarted.
+        type: int
+        default: 24
+      start_period:
+        description: Seconds after the start in which failed checks do not count.
+        type: float
+        default: 300
   labels:
     description:
       - Service labels. The prefix C(org.flinkops.) is reserved.
@@ -446,6 +481,13 @@ def argument_spec():
             order=dict(type="str", default="stop-first", choices=["stop-first", "start-first"]),
             failure_action=dict(type="str", default="pause", choices=["pause", "continue", "rollback"]),
             monitor=dict(type="float", default=5),
+        )),
+        healthcheck=dict(type="dict", options=dict(
+            test=dict(type="list", elements="str"),
+            interval=dict(type="float", default=5),
+            timeout=dict(type="float", default=5),
+            retries=dict(type="int", default=24),
+            start_period=dict(type="float", default=300),
         )),
         labels=dict(type="dict", default={}),
         container_labels=dict(type="dict", default={}),

@@ -119,3 +119,16 @@ def test_image_digest_of_a_reference():
     actual = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "reg:5000/f:1@sha256:0f"}}}}
     assert SwarmService.running_digest(actual) == "sha256:0f"
     assert SwarmService.running_digest(None) is None
+
+
+def test_taskmanagers_get_the_registration_health_check():
+    health = ServiceSpec(params(flink_config={"rest.port": 9081})).data["healthcheck"]
+    assert health["test"][:3] == ["CMD", "bash", "-c"]
+    assert "/dev/tcp/orders-jm/9081" in health["test"][3] and "GET /taskmanagers" in health["test"][3]
+    assert (health["interval"], health["retries"]) == (5, 24)
+    assert ServiceSpec(params(command="jobmanager", replicas=1, jobmanager_address=None)).data["healthcheck"] == {}
+    off = ServiceSpec(params(healthcheck={"test": ["NONE"]})).data["healthcheck"]
+    assert off["test"] == ["NONE"]
+    with pytest.raises(SpecError) as err:
+        ServiceSpec(params(healthcheck={"test": ["curl", "-f", "http://localhost"]}))
+    assert err.value.option == "healthcheck.test"

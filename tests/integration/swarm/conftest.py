@@ -11,8 +11,10 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -54,6 +56,40 @@ class SwarmNodes(object):
 
     def image(self, version=FLINK_DEFAULT):
         return "%s/%s" % (self.registry, flink_image(version))
+
+
+REGISTRY_PUSH = "127.0.0.1:%s" % os.environ.get("SWARM_REGISTRY_PORT", "15000")
+
+
+def push_image(swarm, local, repo_tag):
+    """Push the host engine's image ``local`` to the test-bed registry as ``repo_tag`` (as nodes.sh does: the
+    host pushes through 127.0.0.1) and return (the reference the nodes pull, its registry digest as the manager's
+    daemon resolves it)."""
+    pushed = "%s/%s" % (REGISTRY_PUSH, repo_tag)
+    for cmd in (["docker", "tag", local, pushed], ["docker", "push", "-q", pushed], ["docker", "rmi", pushed]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, "%s: %s%s" % (" ".join(cmd), proc.stdout, proc.stderr)
+    ref = "%s/%s" % (swarm.registry, repo_tag)
+    client = swarm.client()
+    digest = client.api.inspect_distribution(ref)["Descriptor"]["digest"]
+    client.close()
+    return ref, digest
+
+
+def build_image(tag, dockerfile, files=None):
+    """Build an image on the host engine from a Dockerfile text and files (name -> path) copied into the
+    context; returns the image id."""
+    context = tempfile.mkdtemp(prefix="flinkops-build-")
+    with open(os.path.join(context, "Dockerfile"), "w") as handle:
+        handle.write(dockerfile)
+    for name, path in (files or {}).items():
+        shutil.copy(path, os.path.join(context, name))
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    proc = subprocess.run(["docker", "build", "-q", "-t", tag, context], capture_output=True, text=True,
+                          timeout=600, check=False, env=env)
+    shutil.rmtree(context, ignore_errors=True)
+    assert proc.returncode == 0, "docker build %s: %s%s" % (tag, proc.stdout, proc.stderr)
+    return proc.stdout.strip()
 
 
 def nodes_sh(*args, timeout=900):
