@@ -10,7 +10,7 @@ module: docker_network
 short_description: A Docker network for Flink containers or swarm services (bridge or overlay)
 version_added: 0.4.0
 description:
-  - Creates or removes a Docker network through a daemon (O(docker_host)): a C(bridge) network on a single Docker
+  - Creates or removes a Docker network through a daemon (O(docker_host)), a C(bridge) network on a single Docker
     host, or an C(overlay) network on a swarm (made through a manager; it spans the nodes that run tasks on it).
   - Docker cannot change a network in place. A network that exists with other settings is refused before anything
     is touched, naming the options that differ, unless O(recreate=true) (then it is removed and created again,

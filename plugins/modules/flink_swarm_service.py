@@ -67,7 +67,7 @@ options:
       - Unlike C(community.docker.docker_swarm_service) (same option, default V(false)) this defaults to V(true),
         the docker CLI's behaviour. With V(false) only a changed spec updates the service.
       - A service that runs a plain tag (created with V(false), or by other tools) is pinned on the first run
-        with V(true): one rolling update.
+        with V(true), one rolling update.
     type: bool
     default: true
   flink_version:
