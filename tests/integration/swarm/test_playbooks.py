@@ -1,5 +1,5 @@
 """The example playbook playbooks/session_swarm.yml with the test-bed inventory, as a user runs it after
-playbooks/swarm.yml: a session cluster comes up with its TaskManagers registered, a second run changes
+playbooks/swarm.yml: the overlay network from the network role, a session cluster comes up with its TaskManagers registered, a second run changes
 nothing, flink_state=absent removes it."""
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ def play(collections_path, **extra):
 def test_session_playbook(swarm, prefix, collections_path):
     names = {"flink_name": prefix, "flink_taskmanagers": 1, "flink_rest_port": 18082}
     first = play(collections_path, **names)
-    assert sorted(first.changed) == ["JobManager", "TaskManagers"]
+    network_task = [t for t in first.changed if t.endswith("Network %s" % prefix)]
+    assert len(network_task) == 1  # the role flinkops.flink.network made the overlay network
+    assert sorted(set(first.changed) - set(network_task)) == ["JobManager", "TaskManagers"]
+    network = swarm.client().api.inspect_network(prefix)
+    assert (network["Driver"], network["Scope"], network["Attachable"]) == ("overlay", "swarm", True)
+    assert not [a for a in first.task("JobManager")["actions"] if a.startswith("create_network")]
     assert first.task("TaskManagers")["taskmanagers"] == ["%s-taskmanager-1" % prefix]
     url = "http://%s:18082" % swarm.address(swarm.manager)
     assert "Flink web UI: %s" % url in first.task("Show the web UI and the TaskManagers")["msg"]
