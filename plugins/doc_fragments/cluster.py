@@ -19,9 +19,12 @@ options:
   platform:
     description:
       - Where the cluster runs. C(docker) runs containers on one Docker host (local or remote O(docker_host)).
+      - C(kubernetes) runs it in Flink's native Kubernetes mode (O(mode)) in O(namespace), deployed by the Flink
+        client of O(flink_home); TaskManager pods are started by the JobManager when jobs need slots.
+      - Options that only make sense on one platform are refused on the other, naming the option.
     type: str
     default: docker
-    choices: [docker]
+    choices: [docker, kubernetes]
   flink_version:
     description:
       - The Flink version of O(image). It decides the configuration file format (C(config.yaml) from 2.0,
@@ -56,7 +59,13 @@ options:
       cpu:
         description:
           - CPUs the container may use (Docker C(--cpus)). Unlimited if not set.
+          - On Kubernetes, the CPU request (C(kubernetes.jobmanager.cpu.amount); Flink's default 1.0 if not set).
         type: float
+      replicas:
+        description:
+          - JobManagers, one leader and standbys (C(kubernetes.jobmanager.replicas)). Only with O(platform=kubernetes);
+            more than 1 requires O(high_availability). Defaults to 1.
+        type: int
   taskmanager:
     description:
       - TaskManager resources and count.
@@ -75,6 +84,8 @@ options:
         description:
           - How many TaskManagers. Changing it adds or removes TaskManagers without restarting the JobManager.
             Defaults to 1.
+          - On Kubernetes (native mode) TaskManagers are started on demand; this is the number kept even without
+            jobs (C(slotmanager.number-of-slots.min)), default 0.
         type: int
       slots:
         description:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import NATIVE_ARGUMENT_SPEC
 
 WAIT_ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
@@ -15,13 +16,14 @@ WAIT_ARGUMENT_SPEC = dict(
 
 CLUSTER_ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    platform=dict(type="str", default="docker", choices=["docker"]),
+    platform=dict(type="str", default="docker", choices=["docker", "kubernetes"]),
     flink_version=dict(type="str"),
     image=dict(type="str"),
     image_pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
     jobmanager=dict(type="dict", default={}, options=dict(
         memory=dict(type="str"),
         cpu=dict(type="float"),
+        replicas=dict(type="int"),
     )),
     taskmanager=dict(type="dict", default={}, options=dict(
         memory=dict(type="str"),
@@ -54,5 +56,6 @@ def cluster_argument_spec(**extra):
     spec = dict(CLUSTER_ARGUMENT_SPEC)
     spec.update(WAIT_ARGUMENT_SPEC)
     spec.update(DOCKER_ARGUMENT_SPEC)
+    spec.update(NATIVE_ARGUMENT_SPEC)
     spec.update(extra)
     return spec

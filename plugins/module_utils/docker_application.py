@@ -215,10 +215,15 @@ def run_application(module):
     state = params["state"]
     result = {"changed": False, "actions": [], "changes": []}
     try:
+        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import check_platform_options
+        check_platform_options(params)
         spec = ClusterSpec.from_params(params, require_image=state != "absent")
         for warning in spec.warnings:
             module.warn(warning)
-        if state == "absent":
+        if params.get("platform") == "kubernetes":
+            from ansible_collections.flinkops.flink.plugins.module_utils.k8s_application import K8sNativeApplication
+            app = K8sNativeApplication(module, spec)
+        elif state == "absent":
             app = DockerApplication.__new__(DockerApplication)
             DockerCluster.__init__(app, module, spec)
             app.job = None

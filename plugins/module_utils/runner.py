@@ -9,6 +9,7 @@ Check mode and diff mode come from the same plan that a real run applies.
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import check_platform_options
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
 
@@ -24,6 +25,7 @@ def run_cluster(module, platform_cls):
     state = params["state"]
     result = {"changed": False, "actions": [], "changes": []}
     try:
+        check_platform_options(params)
         spec = ClusterSpec.from_params(params, require_image=state != "absent")
         for warning in spec.warnings:
             module.warn(warning)

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - flinkops.flink.cluster
   - flinkops.flink.wait
   - flinkops.flink.docker
+  - flinkops.flink.kubernetes_native
   - flinkops.flink.attributes
 attributes:
   check_mode:
@@ -207,6 +208,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import run_application
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
 
 JOB_OPTIONS = dict(
     jar=dict(type="str"),
@@ -231,7 +233,10 @@ def main():
         required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job"))],
         supports_check_mode=True,
     )
-    require_docker(module)
+    if module.params["platform"] == "kubernetes":
+        require_kubernetes(module)
+    else:
+        require_docker(module)
     run_application(module)
 
 

@@ -15,16 +15,25 @@ description:
     containers whose inputs changed, and a changed TaskManager count adds or removes TaskManagers without
     touching the JobManager.
   - With O(platform=docker) the cluster runs as containers on one Docker host.
+  - With O(platform=kubernetes) the cluster runs in Flink's native Kubernetes mode in O(namespace). The Flink
+    client of O(flink_home) creates the JobManager Deployment C(<name>) (its Services and ConfigMaps are owned by
+    it), and the JobManager starts TaskManager pods when jobs need slots (O(taskmanager.replicas) is the number
+    kept without jobs). The spec's hash is kept as an annotation of the Deployment; an unchanged spec changes
+    nothing, a changed one recreates the cluster (refused while jobs run, unless O(disrupt_running_jobs)).
+    C(absent) deletes the Deployment (owner references remove the rest) and the high-availability ConfigMaps.
   - The module plans before it acts. Check mode returns the plan, diff mode the spec before and after; a real
     run applies exactly that plan. Bad input fails before anything is touched, naming the option.
   - With O(wait=true), C(present) means the REST API answers and exactly the requested TaskManagers are
-    registered with the requested number of slots.
+    registered with the requested number of slots (on Kubernetes, every JobManager pod is ready, the REST API
+    answers through the API server's service proxy, and at least O(taskmanager.replicas) TaskManagers are
+    registered). C(absent) on Kubernetes waits until the cluster's pods, Services and ConfigMaps are gone.
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
   - flinkops.flink.cluster
   - flinkops.flink.wait
   - flinkops.flink.docker
+  - flinkops.flink.kubernetes_native
   - flinkops.flink.attributes
 attributes:
   check_mode:
@@ -46,6 +55,9 @@ seealso:
   - name: Flink on Docker
     description: The deployment this module automates.
     link: https://nightlies.apache.org/flink/flink-docs-stable/docs/deployment/resource-providers/standalone/docker/
+  - name: Flink native Kubernetes
+    description: The deployment this module automates with O(platform=kubernetes).
+    link: https://nightlies.apache.org/flink/flink-docs-stable/docs/deployment/resource-providers/native_kubernetes/
 """
 
 EXAMPLES = r"""
@@ -88,11 +100,49 @@ EXAMPLES = r"""
   flinkops.flink.flink_session:
     name: orders
     state: absent
+
+- name: A native Kubernetes session cluster (TaskManager pods on demand), REST through the API server
+  flinkops.flink.flink_session:
+    name: orders
+    platform: kubernetes
+    namespace: flink
+    service_account: flink
+    kubeconfig: ~/.kube/config
+    flink_home: /opt/flink-2.2.1
+    image: flink:2.2.1-java17
+    jobmanager:
+      memory: 1600m
+      cpu: 0.5
+    taskmanager:
+      memory: 2g
+      cpu: 1
+      slots: 2
+    high_availability:
+      enabled: true
+      storage_dir: s3://flink/ha
+    plugins: [flink-s3-fs-hadoop]
+    env_secrets:
+      - env: AWS_ACCESS_KEY_ID
+        secret: s3-credentials
+        key: access-key
+      - env: AWS_SECRET_ACCESS_KEY
+        secret: s3-credentials
+        key: secret-key
+
+- name: Remove it, with its high-availability ConfigMaps
+  flinkops.flink.flink_session:
+    name: orders
+    platform: kubernetes
+    namespace: flink
+    state: absent
 """
 
 RETURN = r"""
 rest_url:
-  description: URL of the JobManager's REST API and web UI, as reachable from the Ansible target.
+  description:
+    - URL of the JobManager's REST API and web UI, as reachable from the Ansible target.
+    - On Kubernetes, the node address and node port (C(NodePort)), the load balancer's address (C(LoadBalancer)),
+      or the API server's service proxy URL (C(ClusterIP); it needs the kubeconfig's credentials).
   returned: when state is not absent
   type: str
   sample: http://127.0.0.1:8081
@@ -123,16 +173,38 @@ jobs:
   type: list
   elements: dict
   sample: [{"id": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "name": "orders-enrichment", "state": "RUNNING"}]
+namespace:
+  description: The cluster's namespace.
+  returned: on platform kubernetes
+  type: str
+  sample: flink
+cluster_id:
+  description: The cluster id (C(kubernetes.cluster-id)), also the JobManager Deployment's name.
+  returned: on platform kubernetes
+  type: str
+  sample: orders
+pods:
+  description: The cluster's pods.
+  returned: on platform kubernetes
+  type: list
+  elements: dict
+  sample: [{"name": "orders-5d48d84b94-tbx2t", "role": "jobmanager", "phase": "Running", "node": "node1",
+            "image": "flink:2.2.1-java17"}]
+rest_service:
+  description: The REST Service C(<name>-rest).
+  returned: on platform kubernetes, when it exists
+  type: dict
+  sample: {"name": "orders-rest", "type": "ClusterIP", "port": 8081, "node_port": null}
 containers:
   description: The cluster's containers.
-  returned: when state is not absent
+  returned: when state is not absent, on platform docker
   type: list
   elements: dict
   sample: [{"name": "orders-jobmanager", "id": "0123456789ab", "role": "jobmanager", "state": "running",
             "image": "flink:2.2.1-java17"}]
 network:
   description: The cluster's Docker network.
-  returned: when state is not absent
+  returned: when state is not absent, on platform docker
   type: str
   sample: flink-orders
 actions:
@@ -159,6 +231,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import DockerCluster
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import run_cluster
 
 
@@ -170,8 +244,12 @@ def main():
         required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",))],
         supports_check_mode=True,
     )
-    require_docker(module)
-    run_cluster(module, DockerCluster)
+    if module.params["platform"] == "kubernetes":
+        require_kubernetes(module)
+        run_cluster(module, K8sNativeCluster)
+    else:
+        require_docker(module)
+        run_cluster(module, DockerCluster)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An application cluster in Flink's native Kubernetes mode (``--target kubernetes-application``).
+
+It plugs into the application flow of docker_application.run_application (same states, upgrade modes and
+state-saving steps): it offers the same methods as DockerApplication. The job jar is ``local://`` (in the
+image or a volume of the pod template), a remote URL Flink fetches (http(s), s3, ...), or a file on the host
+that runs the module, uploaded by Flink's client (``kubernetes.artifacts.local-upload-enabled``) to the
+``kubernetes.artifacts.local-upload-target`` of flink_config. A suspended application is remembered by a
+ConfigMap ``flinkops-<name>-state`` (annotations only), from which ``running`` resumes. Every (re)deployment
+first removes the high-availability ConfigMaps, so Flink never recovers an older job instead of the one
+asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, check_jar_class, file_sha256, name_prefix
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import ApiException
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster, api_error
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+
+LABEL_SAVEPOINT = "org.flinkops.savepoint"
+LABEL_JOB_ID = "org.flinkops.job-id"
+LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
+ANNOTATION_PREFIX = "flinkops.org/"
+UPLOAD_TARGET = "kubernetes.artifacts.local-upload-target"
+
+
+class K8sApplicationJob(ApplicationJob):
+    """The job, with the jar locations of native Kubernetes."""
+
+    def __init__(self, params, spec):
+        job = dict(params.get("job") or {})
+        jar = job.get("jar")
+        super(K8sApplicationJob, self).__init__(dict(params, job=dict(job, jar=None)), spec, True)
+        if not jar:
+            raise SpecError("is required on platform kubernetes", option="job.jar",
+                            hint="Give local:///opt/flink/usrlib/<job>.jar (in the image), an http(s) or "
+                                 "filesystem URL, or a jar on the host that runs the module (uploaded)")
+        self.jar = jar
+        self.upload = "://" not in jar
+        if self.upload:
+            if not jar.startswith("/") or not jar.endswith(".jar"):
+                raise SpecError("%r is neither a URL nor an absolute path to a .jar" % jar, option="job.jar",
+                                hint="Use local:///path/in/the/image.jar, https://..., s3://..., or /path/on/the/"
+                                     "controller.jar")
+            if not os.path.exists(jar):
+                raise SpecError("%s does not exist" % jar, option="job.jar",
+                                hint="Give the path of the job jar on the host that runs the module")
+            check_jar_class(jar, self.entry_class, "job.jar", "job.entry_class")
+            self.jar_sha256 = file_sha256(jar)
+            if not (spec.flink_config.get(UPLOAD_TARGET)):
+                raise SpecError("a jar from the controller is uploaded by Flink's client, and flink_config sets no %s"
+                                % UPLOAD_TARGET, option="flink_config.%s" % UPLOAD_TARGET,
+                                hint="Set it to a directory every pod reads (s3://bucket/jars, or a shared volume), "
+                                     "or give the jar as local:// or an http(s) URL")
+        elif not jar.startswith("local:///") and jar.split("://", 1)[0] not in (
+                "http", "https", "s3", "s3a", "s3p", "hdfs", "oss", "gs", "abfs", "abfss", "wasb", "wasbs", "file"):
+            raise SpecError("%r: unknown URL scheme" % jar, option="job.jar",
+                            hint="Use local://, http(s)://, or a filesystem Flink has a plugin for (s3://, hdfs://)")
+
+
+class K8sNativeApplication(K8sNativeCluster):
+    kind = "application"
+
+    def __init__(self, module, spec):
+        super(K8sNativeApplication, self).__init__(module, spec)
+        self.job = K8sApplicationJob(module.params, spec) if module.params.get("state") != "absent" else None
+        self.job_id = None
+        self.restore_from = None
+
+    # Flow interface of docker_application.run_application -----------------------------------------
+    def read(self):
+        actual = super(K8sNativeApplication, self).read()
+        actual["jobmanager"] = actual["deployment"]
+        actual["taskmanagers"] = {}
+        return actual
+
+    def extra_view(self):
+        return {"job": self.job.view()} if self.job is not None else {}
+
+    def new_job_id(self):
+        if self.job_id is None and self.job.job_id:
+            self.job_id = self.job.job_id
+        if self.job_id is None:
+            self.job_id = "%s%s%08x" % (name_prefix(self.spec.name), self.job.digest(),
+                                        int(time.time() * 1000) & 0xFFFFFFFF)
+        return self.job_id
+
+    def flink_settings(self):
+        conf = super(K8sNativeApplication, self).flink_settings()
+        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
+        # observable, and Kubernetes never reruns the job from scratch.
+        conf.setdefault("execution.shutdown-on-application-finish", False)
+        conf["$internal.pipeline.job-id"] = self.new_job_id()
+        if self.job.parallelism:
+            conf["parallelism.default"] = self.job.parallelism
+        if self.job.upgrade_mode == "last-state":
+            conf.setdefault("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+        if self.restore_from:
+            conf["execution.savepoint.path"] = self.restore_from
+            conf["execution.savepoint.ignore-unclaimed-state"] = bool(self.job.allow_non_restored_state)
+        if self.job.upload:
+            conf["kubernetes.artifacts.local-upload-enabled"] = True
+        return conf
+
+    def client_command(self, conf_dir, workdir):
+        home = self.native.flink_home
+        flink = os.path.join(home, "bin", "flink")
+        if self.spec.version is not None and int(str(self.spec.version).split(".")[0]) < 2:
+            cmd = [flink, "run-application", "--target", "kubernetes-application"]
+        else:
+            cmd = [flink, "run", "--target", "kubernetes-application"]
+        return cmd + ["-c", self.job.entry_class]
+
+    def deploy(self):
+        self.delete_ha_configmaps()
+        jar = self.job.jar
+        self.run_client(extra_args=[jar] + list(self.job.args))
+        self.mark()
+
+    def apply(self, actions):
+        for action in actions:
+            if action.kind in ("create", "recreate", "restart") and action.role == "jobmanager":
+                if action.kind != "create":
+                    self.delete_deployment(wait=True)
+                self.deploy()
+            elif action.kind == "remove" and action.role == "jobmanager":
+                self.delete_deployment(wait=True)
+            elif action.kind == "remove" and action.role == "ha":
+                self.delete_ha_configmaps()
+
+    def check_path(self, path, option):
+        """Savepoint paths are read by the JobManager pod; Flink reports a missing one when the job starts."""
+        return None
+
+    def active_job(self, actual):
+        if actual["deployment"] is None:
+            return None
+        try:
+            jobs = self.rest().jobs()
+        except RestUnavailable:
+            return None
+        active = [j for j in jobs if j.get("state") in ACTIVE]
+        return active[0] if active else (jobs[0] if jobs else None)
+
+    # The record of a suspended application -----------------------------------------------------------
+    def record_name(self):
+        return "flinkops-%s-state" % self.spec.name
+
+    def read_record(self):
+        try:
+            cm = self.core.read_namespaced_config_map(self.record_name(), self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise BackendError("reading the state record of %s failed: %s" % (self.spec.name, api_error(exc)))
+        annotations = cm.metadata.annotations or {}
+        return dict((LABEL_PREFIX_MAP.get(k, k), v) for k, v in annotations.items())
+
+    def write_record(self, savepoint, job_id):
+        self.delete_record()
+        body = self.k8s.client.V1ConfigMap(metadata=self.k8s.client.V1ObjectMeta(
+            name=self.record_name(), labels={"flinkops.org/cluster": self.spec.name},
+            annotations={ANNOTATION_PREFIX + "savepoint": savepoint or "", ANNOTATION_PREFIX + "job-id": job_id or "",
+                         ANNOTATION_PREFIX + "suspended-at": str(int(time.time()))}))
+        try:
+            self.core.create_namespaced_config_map(self.namespace, body)
+        except ApiException as exc:
+            raise BackendError("writing the state record of %s failed: %s" % (self.spec.name, api_error(exc)),
+                               hint="The savepoint is %s; resume with job.savepoint_path" % savepoint)
+
+    def delete_record(self):
+        try:
+            self.core.delete_namespaced_config_map(self.record_name(), self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise BackendError("deleting the state record of %s failed: %s" % (self.spec.name, api_error(exc)))
+
+
+LABEL_PREFIX_MAP = {ANNOTATION_PREFIX + "savepoint": LABEL_SAVEPOINT, ANNOTATION_PREFIX + "job-id": LABEL_JOB_ID,
+                    ANNOTATION_PREFIX + "suspended-at": LABEL_SUSPENDED_AT}

@@ -1,0 +1,125 @@
+"""flink_application with platform=kubernetes (Flink's native application mode) on the real test cluster:
+a job jar from local:// (a hostPath volume of the pod template, on the single node), running, unchanged,
+a savepoint upgrade that keeps the job's state, suspend and resume, removal that leaves nothing behind.
+
+The job's output files and savepoints go to hostPath directories of the one node, which is this machine,
+so the test reads them directly (the output checks of the Docker application test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from tests.conftest import CACHE, FLINK_DEFAULT
+from tests.integration.docker.test_application import (
+    assert_counts_continuous, jar_versions, output, wait_for_more_output)
+from tests.integration.kubernetes.conftest import flink_image
+from tests.integration.kubernetes.test_native_session import app_objects, cluster_id, make_service_account
+from tests.lib.ansible import run_playbook
+
+pytestmark = pytest.mark.kubernetes
+
+
+@pytest.fixture
+def host_dirs(tmp_path):
+    made = {}
+    for name in ("savepoints", "out", "jars"):
+        path = tmp_path / name
+        path.mkdir()
+        path.chmod(0o777)  # Flink runs as uid 9999 in the pods
+        made[name] = str(path)
+    os.chmod(str(tmp_path), 0o755)
+    yield made
+    shutil.rmtree(str(tmp_path), ignore_errors=True)
+
+
+def pod_template(dirs):
+    return {"apiVersion": "v1", "kind": "Pod", "spec": {
+        "containers": [{"name": "flink-main-container", "volumeMounts": [
+            {"name": "usrlib", "mountPath": "/opt/flink/usrlib"},
+            {"name": "savepoints", "mountPath": "/savepoints"},
+            {"name": "out", "mountPath": "/out"}]}],
+        "volumes": [{"name": n, "hostPath": {"path": dirs[n if n != "usrlib" else "jars"], "type": "Directory"}}
+                    for n in ("usrlib", "savepoints", "out")]}}
+
+
+def app_args(k8s, namespace, name, dirs, jar, state="running", version=FLINK_DEFAULT, **job):
+    job_spec = {"jar": "local:///opt/flink/usrlib/%s" % os.path.basename(jar),
+                "entry_class": "org.flinkops.examples.StatefulCounter",
+                "args": ["--rate", "20", "--keys", "4", "--out", "/out", "--checkpoint-interval-ms", "2000"],
+                "savepoint_dir": "file:///savepoints"}
+    job_spec.update(job)
+    return {"name": name, "platform": "kubernetes", "namespace": namespace, "service_account": "flink",
+            "kubeconfig": k8s.kubeconfig, "image": flink_image(version), "image_pull": "never",
+            "flink_home": os.path.join(CACHE, "flink", version), "wait_timeout": 300, "state": state,
+            "jobmanager": {"memory": "1024m", "cpu": 0.25},
+            "taskmanager": {"memory": "1200m", "cpu": 0.25, "slots": 1},
+            "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8,
+                             "kubernetes.taskmanager.cpu.limit-factor": 8,
+                             "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000},
+            "pod_template": pod_template(dirs), "job": job_spec}
+
+
+def run(collections_path, args, expect_ok=True, **kwargs):
+    result = run_playbook(collections_path, tasks=[{"name": "app", "flinkops.flink.flink_application": args,
+                                                    "register": "out"}], **kwargs)
+    if expect_ok and result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s\n%s" % (failed, result.stdout[-3000:], result.stderr[-2000:]))
+    return result.task("app")
+
+
+def test_native_application_savepoint_upgrade_suspend_resume(k8s, namespace, collections_path, host_dirs):
+    make_service_account(k8s, namespace)
+    name = cluster_id("app")
+    v1, v2 = jar_versions(host_dirs, FLINK_DEFAULT)
+    os.chmod(v1, 0o644)
+    os.chmod(v2, 0o644)
+
+    deployed = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1))
+    assert deployed["changed"] and deployed["job_state"] == "RUNNING", deployed
+    first_job = deployed["job_id"]
+    again = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1))
+    assert again["changed"] is False, again
+    wait_for_more_output(host_dirs["out"], 60, timeout=180)
+
+    # Upgrade: a new jar. Check and diff mode predict it; the real run stops with a savepoint and resumes.
+    predicted = run(collections_path, app_args(k8s, namespace, name, host_dirs, v2), check=True, diff=True)
+    assert predicted["actions"][0]["action"] == "upgrade", predicted["actions"]
+    assert predicted["diff"]["before"]["job"]["jar"].endswith("counter-v1.jar")
+    assert predicted["diff"]["after"]["job"]["jar"].endswith("counter-v2.jar")
+    upgraded = run(collections_path, app_args(k8s, namespace, name, host_dirs, v2))
+    assert upgraded["last_savepoint"].startswith("file:") and "/savepoints/" in upgraded["last_savepoint"]
+    assert upgraded["job_id"] != first_job and upgraded["job_state"] == "RUNNING"
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # Suspend: savepoint, the Deployment and everything it owns gone, the savepoint recorded.
+    suspend = app_args(k8s, namespace, name, host_dirs, v2, state="suspended")
+    suspended = run(collections_path, suspend)
+    assert suspended["savepoint"].startswith("file:"), suspended
+    assert not any(app_objects(k8s, namespace, name).values()), app_objects(k8s, namespace, name)
+    record = k8s.json("get", "configmap", "flinkops-%s-state" % name, "-n", namespace)
+    assert record["metadata"]["annotations"]["flinkops.org/savepoint"] == suspended["savepoint"]
+    assert run(collections_path, suspend)["changed"] is False
+    stopped_at = len(output(host_dirs["out"]))
+    time.sleep(3)
+    assert len(output(host_dirs["out"])) == stopped_at  # nothing runs while suspended
+
+    resumed = run(collections_path, app_args(k8s, namespace, name, host_dirs, v2))
+    assert resumed["savepoint"] == suspended["savepoint"] and resumed["job_state"] == "RUNNING", resumed
+    assert [a["action"] for a in resumed["actions"]][0] == "resume"
+    wait_for_more_output(host_dirs["out"], stopped_at + 40, timeout=180)
+
+    # The whole history: every key counted on through an upgrade and a suspend/resume.
+    finals = assert_counts_continuous(output(host_dirs["out"]))
+    assert len(finals) == 4 and min(finals.values()) > 30, finals
+
+    removed = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                     "kubeconfig": k8s.kubeconfig, "state": "absent"})
+    assert removed["changed"]
+    assert not any(app_objects(k8s, namespace, name).values())
+    assert k8s.kubectl("get", "configmap", "flinkops-%s-state" % name, "-n", namespace, check=False).returncode != 0

@@ -1,0 +1,226 @@
+"""flink_session with platform=kubernetes (Flink's native mode) on the real test cluster, with real Flink:
+deploy, TaskManagers only on demand, a job, idempotency from the live Deployment, check and diff mode,
+exposure types, removal (high-availability ConfigMaps included), and bad input that touches nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+
+import pytest
+
+from tests.conftest import CACHE, FLINK_DEFAULT
+from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
+from tests.lib.ansible import run_playbook
+
+pytestmark = pytest.mark.kubernetes
+
+# Flink docs, "Native Kubernetes" RBAC, least privilege: what the JobManager does with the API.
+FLINK_ROLE = {
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "flink"},
+    "rules": [
+        {"apiGroups": [""], "resources": ["pods", "configmaps"],
+         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    ]}
+
+
+def make_service_account(k8s, namespace, name="flink", role=FLINK_ROLE):
+    k8s.kubectl("create", "serviceaccount", name, "-n", namespace)
+    if role is not None:
+        k8s.apply(json.dumps(role), namespace)
+        k8s.kubectl("create", "rolebinding", name, "--role=%s" % role["metadata"]["name"],
+                    "--serviceaccount=%s:%s" % (namespace, name), "-n", namespace)
+    return name
+
+
+def session_args(k8s, namespace, name, version=FLINK_DEFAULT, **overrides):
+    args = {
+        "name": name, "platform": "kubernetes", "namespace": namespace, "service_account": "flink",
+        "kubeconfig": k8s.kubeconfig, "image": flink_image(version), "image_pull": "never",
+        "flink_home": os.path.join(CACHE, "flink", version), "wait_timeout": 300,
+        "jobmanager": {"memory": "1024m", "cpu": 0.25},
+        "taskmanager": {"memory": "1200m", "cpu": 0.25, "slots": 1},
+        "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8, "kubernetes.taskmanager.cpu.limit-factor": 8,
+                         "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000,
+                         "resourcemanager.taskmanager-timeout": 600000},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(args.get(key), dict):
+            args[key] = dict(args[key], **value)
+        else:
+            args[key] = value
+    return args
+
+
+def run(collections_path, args, expect_ok=True, **kwargs):
+    result = run_playbook(collections_path, tasks=[{"name": "session", "flinkops.flink.flink_session": args,
+                                                    "register": "out"}], **kwargs)
+    if expect_ok and result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s\n%s" % (failed, result.stdout[-3000:], result.stderr[-2000:]))
+    return result
+
+
+def app_objects(k8s, namespace, name):
+    found = {}
+    for kind in ("deployments", "pods", "services", "configmaps", "replicasets"):
+        found[kind] = sorted(i["metadata"]["name"] for i in
+                             k8s.json("get", kind, "-n", namespace, "-l", "app=%s" % name)["items"])
+    return found
+
+
+def cluster_id(prefix):
+    return "%s-%s" % (prefix, secrets.token_hex(3))
+
+
+@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, version):
+    make_service_account(k8s, namespace)
+    name = cluster_id("ns")
+    args = session_args(k8s, namespace, name, version,
+                        high_availability={"enabled": True, "storage_dir": "file:///tmp/flink-ha"})
+
+    # Check mode on nothing: a create is planned, nothing is made.
+    res = run(collections_path, args, check=True)
+    out = res.task("session")
+    assert out["changed"] and [a["action"] for a in out["actions"]] == ["create"], out
+    assert app_objects(k8s, namespace, name)["deployments"] == []
+
+    t0 = time.monotonic()
+    out = run(collections_path, args).task("session")
+    print("deploy took %.0fs" % (time.monotonic() - t0))
+    assert out["changed"] and out["flink_version"] == version, out
+    # Native mode: no TaskManager before a job needs one.
+    assert out["taskmanagers"] == [] and out["slots_total"] == 0, out
+    roles = sorted(p["role"] for p in out["pods"])
+    assert roles == ["jobmanager"], out["pods"]
+    assert "/services/%s-rest:rest/proxy" % name in out["rest_url"], out["rest_url"]
+    assert out["rest_service"]["type"] == "ClusterIP"
+    deployment = k8s.json("get", "deployment", name, "-n", namespace)
+    annotations = deployment["metadata"]["annotations"]
+    assert annotations["flinkops.org/managed-by"] == "flinkops.flink"
+    assert json.loads(annotations["flinkops.org/spec"])["namespace"] == namespace
+    pod = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"][0]
+    assert pod["spec"]["serviceAccountName"] == "flink"
+    assert pod["spec"]["containers"][0]["image"] == flink_image(version)
+    assert pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "250m"
+    # The leader writes its high-availability ConfigMap (owned by nothing) once elected.
+    deadline = time.monotonic() + 120
+    while k8s.kubectl("get", "configmap", "%s-cluster-config-map" % name, "-n", namespace,
+                      check=False).returncode != 0:
+        assert time.monotonic() < deadline, "no high-availability ConfigMap: %s" % k8s.kubectl(
+            "get", "configmaps", "-n", namespace, "--show-labels").stdout
+        time.sleep(2)
+
+    # Unchanged spec: nothing to do, read from the live Deployment.
+    out = run(collections_path, args).task("session")
+    assert not out["changed"] and out["actions"] == [], out
+    assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] == deployment["metadata"]["uid"]
+
+    # A job: parallelism 2 with one slot each, so the JobManager starts two TaskManager pods.
+    # Submitted over REST through the API server's service proxy: the kubeconfig is all it takes.
+    kubernetes = pytest.importorskip("kubernetes")
+    from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sProxyRest
+    proxy = K8sProxyRest(kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig), namespace,
+                         name + "-rest", timeout=60)
+    jar_id = proxy.upload_jar(os.path.join(CACHE, "jobs", version, "flinkops-examples.jar"))
+    job_id = proxy.run_jar(jar_id, {"entryClass": "org.flinkops.examples.BoundedCounter", "parallelism": 2},
+                           timeout=120)
+    deadline = time.monotonic() + 420
+    while proxy.job(job_id)["state"] != "FINISHED":
+        assert proxy.job(job_id)["state"] not in ("FAILED", "CANCELED"), proxy.job(job_id)
+        assert time.monotonic() < deadline, "job %s did not finish: %s" % (job_id, proxy.job(job_id)["state"])
+        time.sleep(3)
+    tm_pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=taskmanager" % name)["items"]
+    assert len(tm_pods) == 2, [p["metadata"]["name"] for p in tm_pods]
+    logs = "".join(k8s.kubectl("logs", "-n", namespace, p["metadata"]["name"]).stdout for p in tm_pods)
+    assert "SUMMARY total count=10000 sum=50005000" in logs, logs[-3000:]
+
+    # Still unchanged (TaskManagers on demand are not drift); the job shows in the return values.
+    out = run(collections_path, args).task("session")
+    assert not out["changed"], out
+    assert [j["state"] for j in out["jobs"]] == ["FINISHED"], out["jobs"]
+    assert len(out["taskmanagers"]) == 2
+
+    # A changed spec in check + diff mode: a recreate is planned, the diff says what, nothing is touched.
+    changed = dict(args, flink_config=dict(args["flink_config"], **{"pipeline.max-parallelism": 64}))
+    res = run(collections_path, changed, check=True, diff=True)
+    out = res.task("session")
+    assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
+    assert "flink_config" in out["actions"][0]["reason"]
+    assert out["diff"]["after"]["flink_config"]["pipeline.max-parallelism"] == 64
+    assert "pipeline.max-parallelism" not in out["diff"]["before"]["flink_config"]
+    assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] == deployment["metadata"]["uid"]
+
+    # Removal: the Deployment and everything it owns, and the HA ConfigMaps, are gone.
+    absent = {"name": name, "platform": "kubernetes", "namespace": namespace, "kubeconfig": k8s.kubeconfig,
+              "state": "absent"}
+    out = run(collections_path, absent).task("session")
+    assert out["changed"] and {a["action"] for a in out["actions"]} == {"remove"}, out
+    left = app_objects(k8s, namespace, name)
+    assert not any(left.values()), left
+    out = run(collections_path, absent).task("session")
+    assert not out["changed"], out
+
+
+def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collections_path):
+    """NodePort exposure gives a REST URL reachable from here; a changed spec recreates the cluster;
+    taskmanager.replicas keeps TaskManagers up without jobs."""
+    make_service_account(k8s, namespace)
+    name = cluster_id("np")
+    args = session_args(k8s, namespace, name, rest_exposure="NodePort")
+    out = run(collections_path, args).task("session")
+    assert out["rest_service"]["type"] == "NodePort" and out["rest_url"].startswith("http://%s:" % k8s.node_ip), out
+    import urllib.request
+    with urllib.request.urlopen(out["rest_url"] + "/overview", timeout=10) as response:
+        assert json.loads(response.read())["flink-version"] == FLINK_DEFAULT
+    uid = k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"]
+
+    args = session_args(k8s, namespace, name, rest_exposure="NodePort", taskmanager={"replicas": 1})
+    out = run(collections_path, args).task("session")
+    assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
+    assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] != uid
+    assert len(out["taskmanagers"]) == 1, out
+    out = run(collections_path, args).task("session")
+    assert not out["changed"], out
+    out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                 "kubeconfig": k8s.kubeconfig, "state": "absent"}).task("session")
+    assert out["changed"]
+    assert not any(app_objects(k8s, namespace, name).values())
+
+
+BAD = {
+    "invalid-id": ({"name": "Bad_Id"}, "name", "not a valid cluster name"),
+    "missing-namespace": ({"namespace": "no-such-ns-x1"}, "namespace", "does not exist"),
+    "sa-without-rights": ({"service_account": "norights"}, "service_account", "may not get pods"),
+    "ha-replicas-without-ha": ({"jobmanager": {"replicas": 2}}, "jobmanager.replicas", "high availability"),
+    "unknown-exposure": ({"rest_exposure": "Ingress"}, "rest_exposure", "Ingress"),
+    "docker-option": ({"rest_port": 8081}, "rest_port", "Docker option"),
+    "missing-sa": ({"service_account": "nobody"}, "service_account", "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_native_session_bad_input(case, k8s, namespace, collections_path):
+    make_service_account(k8s, namespace)
+    make_service_account(k8s, namespace, "norights", role=None)
+    overrides, option, words = BAD[case]
+    overrides = dict(overrides)
+    name = overrides.pop("name", None) or cluster_id("bad")
+    args = session_args(k8s, overrides.pop("namespace", namespace), name, **overrides)
+    before = k8s.json("get", "all", "-n", namespace)["items"]
+    res = run(collections_path, args, expect_ok=False)
+    out = res.task("session")
+    assert res.status("session") == "failed", out
+    assert words in out["msg"] and option in out["msg"], out["msg"]
+    if case == "sa-without-rights":
+        # The message names every missing permission.
+        for verb in ("list pods", "watch pods", "create pods", "delete pods", "get deployments.apps"):
+            assert verb in out["msg"], out["msg"]
+    assert k8s.json("get", "all", "-n", namespace)["items"] == before
+    assert k8s.json("get", "configmaps", "-n", namespace, "-l", "app=%s" % name)["items"] == []

@@ -1,0 +1,93 @@
+"""Pure logic of the native Kubernetes platform: option validation, Flink settings, log level rewriting."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import (
+    NativeSpec, _client_error, check_platform_options, set_root_level)
+from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
+
+pytestmark = pytest.mark.unit
+
+BASE = {"name": "orders", "platform": "kubernetes", "image": "flink:2.2.1-java17", "flink_home": "/opt/flink",
+        "state": "present"}
+
+
+def native(**params):
+    merged = dict(BASE, **params)
+    return NativeSpec(merged, ClusterSpec.from_params(merged), merged["state"])
+
+
+def refused(option, **params):
+    with pytest.raises(SpecError) as err:
+        native(**params)
+    assert err.value.option == option, str(err.value)
+    return str(err.value)
+
+
+def test_defaults():
+    spec = native()
+    assert (spec.namespace, spec.service_account, spec.exposure, spec.jm_replicas, spec.tm_min) == \
+        ("default", "default", "ClusterIP", 1, 0)
+
+
+def test_bad_input_names_the_option():
+    assert "Ingress" in refused("rest_exposure", rest_exposure="Ingress")
+    assert "high availability" in refused("jobmanager.replicas", jobmanager={"replicas": 2})
+    refused("high_availability.storage_dir", high_availability={"enabled": True})
+    refused("namespace", namespace="Bad_NS")
+    refused("rest_port", rest_port=8081)
+    refused("flink_config.kubernetes.cluster-id", flink_config={"kubernetes.cluster-id": "x"})
+    refused("flink_home", flink_home=None)
+    refused("annotations", annotations={"flinkops.org/x": "1"})
+    refused("tolerations[0]", tolerations=[{"key": "a", "colour": "red"}])
+    refused("secrets[0].mount_path", secrets=[{"name": "s", "mount_path": "relative"}])
+    refused("pod_template", pod_template="/no/such/template.yaml")
+    refused("pod_template", pod_template={"kind": "Deployment"})
+
+
+def test_absent_needs_no_flink_home():
+    assert native(state="absent", flink_home=None).flink_home is None
+
+
+def test_ha_with_standbys():
+    spec = native(jobmanager={"replicas": 2}, high_availability={"enabled": True, "storage_dir": "s3://b/ha"})
+    assert spec.jm_replicas == 2 and spec.ha
+
+
+def test_loadbalancer_warns():
+    assert any("LoadBalancer" in w for w in native(rest_exposure="LoadBalancer").warnings)
+
+
+def test_inline_and_text_pod_templates():
+    text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: flink-main-container\n"
+    assert native(pod_template=text).pod_template["spec"]["containers"][0]["name"] == "flink-main-container"
+    assert native(pod_template={"spec": {}}).pod_template["kind"] == "Pod"
+
+
+def test_tolerations_in_flink_syntax():
+    spec = native(tolerations=[{"key": "a", "operator": "Equal", "value": "b", "effect": "NoSchedule"},
+                               {"key": "c", "operator": "Exists"}])
+    assert spec.tolerations == "key:a,operator:Equal,value:b,effect:NoSchedule;key:c,operator:Exists"
+
+
+def test_platform_options_refused_on_docker():
+    for params in ({"namespace": "x"}, {"rest_exposure": "NodePort"}, {"jobmanager": {"replicas": 2}}):
+        with pytest.raises(SpecError):
+            check_platform_options(dict(params, platform="docker"))
+    check_platform_options({"platform": "docker", "namespace": None, "jobmanager": {"replicas": None}})
+
+
+def test_set_root_level():
+    text = "monitorInterval=30\nrootLogger.level = INFO\nrootLogger.appenderRef.console.ref = ConsoleAppender\n"
+    out = set_root_level(text, "DEBUG")
+    assert "rootLogger.level = DEBUG" in out and "INFO" not in out and "monitorInterval=30" in out
+    assert set_root_level("a=b\n", "WARN").endswith("rootLogger.level = WARN\n")
+
+
+def test_client_error_prefers_the_root_cause():
+    text = "org.apache.flink.client.deployment.ClusterDeploymentException: Could not create\n" \
+           "Caused by: io.fabric8.KubernetesClientException: Forbidden\n"
+    assert _client_error(text) == "io.fabric8.KubernetesClientException: Forbidden"
