@@ -83,6 +83,11 @@ class NetworkSpec(object):
                             option="ipam_config[%d].%s" % (index, key))
 
 
+def _pool(config):
+    pairs = (("subnet", config.get("Subnet")), ("gateway", config.get("Gateway")), ("ip_range", config.get("IPRange")))
+    return dict((k, v) for k, v in pairs if v)
+
+
 def view(network):
     """What the module compares and reports of an existing network."""
     if network is None:
@@ -94,9 +99,7 @@ def view(network):
         "attachable": bool(network.get("Attachable")), "internal": bool(network.get("Internal")),
         "encrypted": "encrypted" in options, "options": options,
         "ipam_driver": ipam.get("Driver") or "default",
-        "ipam_config": [dict((k, v) for k, v in (("subnet", c.get("Subnet")), ("gateway", c.get("Gateway")),
-                                                  ("ip_range", c.get("IPRange"))) if v)
-                        for c in ipam.get("Config") or []],
+        "ipam_config": [_pool(c) for c in ipam.get("Config") or []],
         "labels": dict(network.get("Labels") or {}),
     }
 
