@@ -113,7 +113,7 @@ class K8sNativeApplication(K8sNativeCluster):
     def client_command(self, conf_dir, workdir):
         home = self.native.flink_home
         flink = os.path.join(home, "bin", "flink")
-        if self.spec.version is not None and int(str(self.spec.version).split(".")[0]) < 2:
+        if self.spec.version is not None and int(str(self.spec.version).split(".", maxsplit=1)[0]) < 2:
             cmd = [flink, "run-application", "--target", "kubernetes-application"]
         else:
             cmd = [flink, "run", "--target", "kubernetes-application"]
@@ -122,6 +122,10 @@ class K8sNativeApplication(K8sNativeCluster):
     def deploy(self):
         self.delete_ha_configmaps()
         jar = self.job.jar
+        if self.job.upload:
+            # With kubernetes.artifacts.local-upload-enabled, Flink's client uploads a local:// jar of its own
+            # host to the upload target, and the JobManager fetches it from there.
+            jar = "local://" + jar
         self.run_client(extra_args=[jar] + list(self.job.args))
         self.mark()
 
@@ -135,6 +139,8 @@ class K8sNativeApplication(K8sNativeCluster):
                 self.delete_deployment(wait=True)
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
+            elif action.kind == "update" and action.role == "logging":
+                self.update_log_level()
 
     def check_path(self, path, option):
         """Savepoint paths are read by the JobManager pod; Flink reports a missing one when the job starts."""

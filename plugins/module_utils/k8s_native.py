@@ -67,7 +67,7 @@ NATIVE_ARGUMENT_SPEC = dict(
     mode=dict(type="str", choices=["native"]),
     namespace=dict(type="str"),
     service_account=dict(type="str"),
-    image_pull_secrets=dict(type="list", elements="str", default=[]),
+    image_pull_secrets=dict(type="list", elements="str", default=[], no_log=False),
     rest_exposure=dict(type="str"),
     flink_home=dict(type="path", fallback=(env_fallback, ["FLINK_HOME"])),
     high_availability=dict(type="dict", options=dict(
@@ -78,14 +78,14 @@ NATIVE_ARGUMENT_SPEC = dict(
     node_selector=dict(type="dict", default={}),
     tolerations=dict(type="list", elements="dict", default=[]),
     annotations=dict(type="dict", default={}),
-    secrets=dict(type="list", elements="dict", default=[], options=dict(
+    secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
         name=dict(type="str", required=True),
         mount_path=dict(type="str", required=True),
     )),
-    env_secrets=dict(type="list", elements="dict", default=[], options=dict(
+    env_secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
         env=dict(type="str", required=True),
-        secret=dict(type="str", required=True),
-        key=dict(type="str", required=True),
+        secret=dict(type="str", required=True, no_log=False),
+        key=dict(type="str", required=True, no_log=False),
     )),
     log_level=dict(type="str", choices=["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"]),
 )
@@ -333,9 +333,9 @@ class K8sProxyRest(FlinkRest):
             # From the API server (not Flink): 503 no endpoint yet, 404 no Service yet, 502/504 proxy errors.
             unavailable = response.status in (502, 503, 504) or (response.status == 404 and not flink)
             error_class = RestUnavailable if unavailable else BackendError
-            raise error_class("%s %s answered HTTP %s%s" % (method, url, response.status,
-                                                          (": " + detail) if detail else ""),
-                              partial={"status": response.status, "errors": detail})
+            raise error_class("%s %s answered HTTP %s%s" % (
+                method, url, response.status, (": " + detail) if detail else ""),
+                partial={"status": response.status, "errors": detail})
         if not raw:
             return {}
         try:
@@ -463,8 +463,11 @@ class K8sNativeCluster(object):
         return {}
 
     def spec_hash(self):
+        """Hash of what the pods are made of. The log level is not in it: it changes on the running cluster."""
         secrets = _hash(sorted((k, str(v)) for k, v in self.spec.secret_config.items()))
-        return _hash({"view": self.desired_view(), "secrets": secrets})
+        view = dict(self.desired_view())
+        view.pop("log_level", None)
+        return _hash({"view": view, "secrets": secrets})
 
     def plugin_jars(self):
         jars = []
@@ -556,6 +559,10 @@ class K8sNativeCluster(object):
                            "jobmanager")]
         if self.params.get("state") == "restarted":
             return [Action("restart", "deployment %s" % cid, "state is restarted", "jobmanager")]
+        live = self.before_view(actual).get("log_level")
+        if live != self.native.log_level:
+            return [Action("update", "log level of %s" % cid, "log_level %s -> %s" % (
+                live or "default", self.native.log_level or "default"), "logging")]
         return []
 
     # Preflight ----------------------------------------------------------------------------------
@@ -610,8 +617,8 @@ class K8sNativeCluster(object):
                     self.native.service_account, self.namespace), option="service_account",
                     hint="Create it with the rights Flink needs (role flinkops.flink.k8s_namespace)")
             if exc.status != 403:
-                raise BackendError("reading service account %s failed: %s" % (self.native.service_account,
-                                                                             api_error(exc)))
+                raise BackendError("reading service account %s failed: %s" % (
+                    self.native.service_account, api_error(exc)))
         user = "system:serviceaccount:%s:%s" % (self.namespace, self.native.service_account)
         groups = ["system:serviceaccounts", "system:serviceaccounts:%s" % self.namespace, "system:authenticated"]
         needed = SA_RIGHTS + (SA_HA_RIGHTS if self.native.ha else [])
@@ -661,6 +668,32 @@ class K8sNativeCluster(object):
             elif action.kind in ("recreate", "restart"):
                 self.delete_deployment(wait=True)
                 self.deploy()
+            elif action.kind == "update" and action.role == "logging":
+                self.update_log_level()
+
+    def update_log_level(self):
+        """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes
+        the file, and log4j's monitorInterval (30 s in Flink's log4j-console.properties) reloads it: the level
+        changes without a restart."""
+        name = "flink-config-%s" % self.cluster_id
+        key = "log4j-console.properties"
+        try:
+            cm = self.core.read_namespaced_config_map(name, self.namespace)
+        except ApiException as exc:
+            raise BackendError("reading ConfigMap %s failed: %s" % (name, api_error(exc)))
+        text = (cm.data or {}).get(key)
+        if text is None:
+            raise BackendError("ConfigMap %s has no %s (the cluster logs with logback?)" % (name, key),
+                               option="log_level", hint="Remove log_level, or recreate the cluster")
+        if "monitorInterval" not in text:
+            self.module.warn("%s in ConfigMap %s has no monitorInterval: log4j reads the new level only when "
+                             "the pods restart" % (key, name))
+        try:
+            self.core.patch_namespaced_config_map(name, self.namespace, {"data": {
+                key: set_root_level(text, self.native.log_level or "INFO")}})
+        except ApiException as exc:
+            raise BackendError("updating ConfigMap %s failed: %s" % (name, api_error(exc)))
+        self.mark()
 
     def delete_deployment(self, wait=True):
         try:
@@ -977,7 +1010,6 @@ def _client_error(text):
     if errors:
         return errors[0]
     return lines[-1] if lines else "no output"
-
 
 
 def check_platform_options(params):

@@ -123,3 +123,36 @@ def test_native_application_savepoint_upgrade_suspend_resume(k8s, namespace, col
     assert removed["changed"]
     assert not any(app_objects(k8s, namespace, name).values())
     assert k8s.kubectl("get", "configmap", "flinkops-%s-state" % name, "-n", namespace, check=False).returncode != 0
+
+
+def test_native_application_from_an_uploaded_jar(k8s, namespace, collections_path, host_dirs, tmp_path):
+    """A jar on the controller: Flink's client uploads it to kubernetes.artifacts.local-upload-target (here a
+    directory of the one node, mounted at the same path into the pods, as a shared filesystem would be)."""
+    make_service_account(k8s, namespace)
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    upload.chmod(0o777)
+    name = cluster_id("up")
+    jar = os.path.join(host_dirs["jars"], "counter-upload.jar")
+    shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar"), jar)
+    args = app_args(k8s, namespace, name, host_dirs, jar)
+    args["job"]["jar"] = jar
+    template = args["pod_template"]
+    template["spec"]["containers"][0]["volumeMounts"].append({"name": "upload", "mountPath": str(upload)})
+    template["spec"]["volumes"].append({"name": "upload", "hostPath": {"path": str(upload), "type": "Directory"}})
+
+    # Without an upload target: refused before anything is touched, naming the key to set.
+    res = run(collections_path, args, expect_ok=False)
+    assert "kubernetes.artifacts.local-upload-target" in res["msg"], res
+    assert app_objects(k8s, namespace, name)["deployments"] == []
+
+    args["flink_config"]["kubernetes.artifacts.local-upload-target"] = "file://%s" % upload
+    out = run(collections_path, args)
+    assert out["changed"] and out["job_state"] == "RUNNING", out
+    assert os.listdir(str(upload)), "nothing was uploaded to %s" % upload
+    wait_for_more_output(host_dirs["out"], 20, timeout=180)
+    assert run(collections_path, args)["changed"] is False
+
+    out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                 "kubeconfig": k8s.kubeconfig, "state": "absent"})
+    assert out["changed"] and not any(app_objects(k8s, namespace, name).values())
