@@ -1,0 +1,36 @@
+"""Pure logic of k8s_apply: early validation of the definitions and what counts as a change."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_apply import _clean, object_key, validate_definitions
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("definition, option, text", [
+    ("not a mapping", "definitions[0]", "must be a mapping"),
+    ({"kind": "Namespace", "metadata": {"name": "x"}}, "definitions[0]", "apiVersion is missing"),
+    ({"apiVersion": "v1", "metadata": {"name": "x"}}, "definitions[0]", "kind is missing"),
+    ({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}, "definitions[0]", "metadata.name is missing"),
+])
+def test_bad_definitions_name_the_entry(definition, option, text):
+    with pytest.raises(SpecError) as err:
+        validate_definitions([definition])
+    assert err.value.option == option and text in err.value.message
+
+
+def test_server_maintained_fields_are_no_change():
+    before = {"apiVersion": "v1", "kind": "ServiceAccount", "status": {},
+              "metadata": {"name": "flink", "namespace": "ns", "resourceVersion": "1", "uid": "u",
+                           "managedFields": [{"manager": "a"}], "creationTimestamp": "t", "labels": {"a": "b"}}}
+    after = {"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": {"name": "flink", "namespace": "ns", "resourceVersion": "2", "uid": "u",
+                          "managedFields": [{"manager": "b"}], "creationTimestamp": "t", "labels": {"a": "b"}}}
+    assert _clean(before) == _clean(after)
+    after["metadata"]["labels"]["a"] = "c"
+    assert _clean(before) != _clean(after)
+    assert object_key(before) == "ServiceAccount ns/flink"
+    assert object_key({"kind": "Namespace", "metadata": {"name": "ns"}}) == "Namespace ns"
