@@ -351,10 +351,20 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
         pytest.fail("job %s not RUNNING %s: %s" % (job_id, what, last))
     wait_running("after submission")
 
-    k8s.kubectl("delete", "pod", leader_name, "-n", namespace, "--wait=false")
     t0 = time.monotonic()
+    old_ip = leader[0]["status"]["podIP"]
+    standby_ip = [p["status"]["podIP"] for p in jms if p["metadata"]["name"] != leader_name][0]
+    k8s.kubectl("delete", "pod", leader_name, "-n", namespace, "--wait=true", "--timeout=120s", timeout=150)
+    # The standby took over: the leader ConfigMap now holds its address, not the deleted pod's.
+    deadline = time.monotonic() + 300
+    while True:
+        data = json.dumps(k8s.json("get", "configmap", "%s-cluster-config-map" % name, "-n", namespace).get("data"))
+        if standby_ip in data and old_ip not in data:
+            break
+        assert time.monotonic() < deadline, "no new leader: %s" % data
+        time.sleep(2)
     wait_running("after deleting the leader %s" % leader_name, timeout=420)
-    print("job RUNNING again %.0fs after deleting the leader" % (time.monotonic() - t0))
+    print("leader pod deleted, standby leading and the job RUNNING after %.0fs" % (time.monotonic() - t0))
     assert [j["jid"] for j in proxy.jobs() if j["state"] == "RUNNING"] == [job_id]
 
     out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
