@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import CACHE, FLINK_DEFAULT
 from tests.integration.docker.test_application import (
     assert_counts_continuous, jar_versions, output, wait_for_more_output)
-from tests.integration.kubernetes.conftest import flink_image
+from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
 from tests.integration.kubernetes.test_native_session import app_objects, cluster_id, make_service_account
 from tests.lib.ansible import run_playbook
 
@@ -125,7 +125,8 @@ def test_native_application_savepoint_upgrade_suspend_resume(k8s, namespace, col
     assert k8s.kubectl("get", "configmap", "flinkops-%s-state" % name, "-n", namespace, check=False).returncode != 0
 
 
-def test_native_application_from_an_uploaded_jar(k8s, namespace, collections_path, host_dirs, tmp_path):
+@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+def test_native_application_from_an_uploaded_jar(k8s, namespace, collections_path, host_dirs, tmp_path, version):
     """A jar on the controller: Flink's client uploads it to kubernetes.artifacts.local-upload-target (here a
     directory of the one node, mounted at the same path into the pods, as a shared filesystem would be)."""
     make_service_account(k8s, namespace)
@@ -134,8 +135,8 @@ def test_native_application_from_an_uploaded_jar(k8s, namespace, collections_pat
     upload.chmod(0o777)
     name = cluster_id("up")
     jar = os.path.join(host_dirs["jars"], "counter-upload.jar")
-    shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar"), jar)
-    args = app_args(k8s, namespace, name, host_dirs, jar)
+    shutil.copy(os.path.join(CACHE, "jobs", version, "flinkops-examples.jar"), jar)
+    args = app_args(k8s, namespace, name, host_dirs, jar, version=version)
     args["job"]["jar"] = jar
     template = args["pod_template"]
     template["spec"]["containers"][0]["volumeMounts"].append({"name": "upload", "mountPath": str(upload)})
