@@ -371,3 +371,23 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
                                  "kubeconfig": k8s.kubeconfig, "state": "absent"}).task("session")
     assert out["changed"]
     assert not any(app_objects(k8s, namespace, name).values()), app_objects(k8s, namespace, name)
+
+
+def test_session_kubernetes_playbook(k8s, namespace, collections_path):
+    """The shipped playbooks/session_kubernetes.yml as it is: deploy, unchanged second run, removal."""
+    from tests.lib.ansible import REPO
+    make_service_account(k8s, namespace)
+    name = cluster_id("pb")
+    extra = {"flink_name": name, "flink_namespace": namespace, "flink_kubeconfig": k8s.kubeconfig,
+             "flink_home": os.path.join(CACHE, "flink", FLINK_DEFAULT), "flink_image": flink_image(FLINK_DEFAULT),
+             "flink_image_pull": "never"}
+    path = os.path.join(REPO, "playbooks", "session_kubernetes.yml")
+    first = run_playbook(collections_path, playbook_path=path, extra_vars=extra)
+    assert first.rc == 0, first
+    assert first.task("Session cluster")["changed"]
+    assert "/services/%s-rest:rest/proxy" % name in first.task("Session cluster")["rest_url"]
+    second = run_playbook(collections_path, playbook_path=path, extra_vars=extra)
+    assert second.rc == 0 and not second.task("Session cluster")["changed"], second
+    gone = run_playbook(collections_path, playbook_path=path, extra_vars=dict(extra, flink_state="absent"))
+    assert gone.rc == 0 and gone.task("Session cluster")["changed"], gone
+    assert not any(app_objects(k8s, namespace, name).values())
