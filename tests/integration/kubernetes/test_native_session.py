@@ -376,7 +376,12 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
 def test_session_kubernetes_playbook(k8s, namespace, collections_path):
     """The shipped playbooks/session_kubernetes.yml as it is: deploy, unchanged second run, removal."""
     from tests.lib.ansible import REPO
-    make_service_account(k8s, namespace)
+    # The service account and its least-privilege Role from the collection's own role.
+    role = run_playbook(collections_path, tasks=[{"name": "rbac", "ansible.builtin.include_role": {
+        "name": "flinkops.flink.k8s_namespace"}, "vars": {
+        "k8s_namespace_name": namespace, "k8s_namespace_create": False, "k8s_namespace_service_account": "flink",
+        "k8s_namespace_kubeconfig": k8s.kubeconfig}}])
+    assert role.rc == 0, role
     name = cluster_id("pb")
     extra = {"flink_name": name, "flink_namespace": namespace, "flink_kubeconfig": k8s.kubeconfig,
              "flink_home": os.path.join(CACHE, "flink", FLINK_DEFAULT), "flink_image": flink_image(FLINK_DEFAULT),
