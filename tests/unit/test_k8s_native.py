@@ -91,3 +91,32 @@ def test_client_error_prefers_the_root_cause():
     text = "org.apache.flink.client.deployment.ClusterDeploymentException: Could not create\n" \
            "Caused by: io.fabric8.KubernetesClientException: Forbidden\n"
     assert _client_error(text) == "io.fabric8.KubernetesClientException: Forbidden"
+
+
+def app_job(jar, **config):
+    from ansible_collections.flinkops.flink.plugins.module_utils.k8s_application import K8sApplicationJob
+    params = dict(BASE, job={"jar": jar, "entry_class": "org.example.Job"}, flink_config=config)
+    return K8sApplicationJob(params, ClusterSpec.from_params(params))
+
+
+def test_application_jar_locations(tmp_path):
+    assert not app_job("local:///opt/flink/usrlib/job.jar").upload
+    assert not app_job("https://repo.example.org/job.jar").upload
+    assert not app_job("s3://bucket/job.jar").upload
+    for jar, words in (("ftp://host/job.jar", "unknown URL scheme"), ("relative/job.jar", "neither a URL"),
+                       ("/no/such/job.jar", "does not exist"), (None, "required")):
+        with pytest.raises(SpecError) as err:
+            app_job(jar)
+        assert err.value.option == "job.jar" and words in str(err.value), str(err.value)
+
+
+def test_uploaded_jar_needs_an_upload_target(tmp_path):
+    import zipfile
+    jar = tmp_path / "job.jar"
+    with zipfile.ZipFile(str(jar), "w") as archive:
+        archive.writestr("org/example/Job.class", b"\xca\xfe\xba\xbe")
+    with pytest.raises(SpecError) as err:
+        app_job(str(jar))
+    assert err.value.option == "flink_config.kubernetes.artifacts.local-upload-target"
+    job = app_job(str(jar), **{"kubernetes.artifacts.local-upload-target": "s3://bucket/jars"})
+    assert job.upload and job.jar_sha256
