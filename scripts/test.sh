@@ -4,6 +4,8 @@
 #   bash scripts/test.sh                 everything (what CI runs)
 #   bash scripts/test.sh -m docker       one platform (markers: unit, docker, swarm, kubernetes, lint)
 #   bash scripts/test.sh -k lifecycle    any pytest selection
+# Two pytest-xdist workers run two halves of the suite side by side (tests/conftest.py groups them);
+# FLINKOPS_TEST_WORKERS=1 runs everything in one process (for -s, -x, pdb).
 # The Kubernetes tests start the Kubernetes test bed themselves when selected.
 set -euo pipefail
 # shellcheck source=bootstrap.sh
@@ -17,4 +19,8 @@ bash "$TESTBED_DIR/jobs/build.sh" >/dev/null
 log "test bed ready in $(( $(date +%s) - start ))s"
 
 cd "$REPO_ROOT"
-exec "$FLINKOPS_VENV/bin/python" -m pytest "$@"
+workers="${FLINKOPS_TEST_WORKERS:-2}"
+if [ "$workers" -gt 1 ]; then
+  exec "$FLINKOPS_VENV/bin/python" -m pytest -n "$workers" --dist loadgroup --durations=25 "$@"
+fi
+exec "$FLINKOPS_VENV/bin/python" -m pytest --durations=25 "$@"

@@ -68,3 +68,20 @@ def remove_cluster(client, name):
         container.remove(force=True)
     for network in client.networks.list(filters={"label": "org.flinkops.cluster=%s" % name}):
         network.remove()
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (scripts/test.sh runs two workers), split the suite into two groups of about equal
+    length, each run by one worker from start to end: (a) the Docker engine and swarm tests, unit tests and
+    lint; (b) the Kubernetes tests and the Molecule scenarios of Docker roles. Most of a test's time is spent
+    waiting for JVMs, so two streams nearly halve the suite's wall time on two cores; within a group tests run
+    in order, so the test beds' package fixtures (start, stop) and the swarm lock work as in a serial run."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("kubernetes") or (item.get_closest_marker("molecule")
+                                                     and item.get_closest_marker("docker")):
+            group = "kubernetes-and-molecule"
+        else:
+            group = "docker-swarm-lint"
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -6,6 +6,7 @@ the job running; bad input fails before anything is submitted or stopped."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import pytest
@@ -38,6 +39,17 @@ def run(collections_path, task, expect_ok=True, **kwargs):
 def rest(port, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as response:
         return json.loads(response.read())
+
+
+def wait_for_checkpoint(port, job_id, timeout=180):
+    """Until the job has completed a checkpoint (what a last-state upgrade starts from)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = rest(port, "/jobs/%s/checkpoints" % job_id).get("counts") or {}
+        if counts.get("completed", 0) >= 1:
+            return counts
+        assert time.monotonic() < deadline, "no completed checkpoint after %ds: %s" % (timeout, counts)
+        time.sleep(1)
 
 
 @pytest.fixture
@@ -122,7 +134,8 @@ def test_last_state_upgrade_keeps_state(collections_path, session, dirs):
     port = session
     v1, v2 = jar_versions(dirs, FLINK_DEFAULT)
     started = run(collections_path, job_task("ls", port, v1, upgrade_mode="last-state"))
-    wait_for_more_output(dirs["out"], 80)  # 4 s of data: two checkpoints at 2 s
+    wait_for_more_output(dirs["out"], 80)  # 4 s of data: two checkpoints at 2 s, on a quiet machine
+    wait_for_checkpoint(port, started["job_id"])  # under load the first one can take longer
     upgraded = run(collections_path, job_task("ls", port, v2, upgrade_mode="last-state"))
     assert upgraded["action"] == "upgrade" and "/savepoints/checkpoints/" in upgraded["savepoint"]
     assert upgraded["job_id"] != started["job_id"]
