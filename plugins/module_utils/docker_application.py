@@ -298,8 +298,8 @@ def run_application(module):
                                                                    option="job.savepoint_dir")
                     result["last_savepoint"] = app.restore_from
                 elif mode == "last-state":
-                    app.restore_from = control.last_state(job["jid"], "job.upgrade_mode")
-                    control.cancel(job["jid"], timeout, sleep)
+                    app.restore_from = control.cancel_keeping_last_state(job["jid"], "job.upgrade_mode", timeout,
+                                                                         sleep)
                 if action.kind == "savepoint":
                     app.write_record(app.restore_from, job["jid"])
         app.apply([a for a in container_actions if a.role != "record"])

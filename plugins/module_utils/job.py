@@ -250,6 +250,15 @@ class JobControl(object):
                             hint="Wait for a checkpoint (the cluster needs a checkpoint directory), or use savepoint")
         return path
 
+    def cancel_keeping_last_state(self, job_id, option, timeout, sleep):
+        """For a last-state upgrade: check that the job's state can be kept (SpecError, nothing touched, when it
+        cannot), cancel it, and return its latest checkpoint as retained at cancellation. The path is read again
+        after the job stopped: a checkpoint read before could have been subsumed (deleted) by a newer one in
+        between."""
+        before = self.last_state(job_id, option)
+        self.cancel(job_id, timeout, sleep)
+        return self.latest_checkpoint(job_id) or before
+
     def latest_savepoint(self, job_id):
         stats = self.rest.checkpoints(job_id)
         latest = (stats.get("latest") or {}).get("savepoint") or {}

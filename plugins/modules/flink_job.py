@@ -292,8 +292,7 @@ def main():
                     savepoint = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
                     result["last_savepoint"] = savepoint
                 elif spec.upgrade_mode == "last-state":
-                    savepoint = control.last_state(current["jid"], "upgrade_mode")
-                    control.cancel(current["jid"], timeout, sleep)
+                    savepoint = control.cancel_keeping_last_state(current["jid"], "upgrade_mode", timeout, sleep)
                 else:
                     control.cancel(current["jid"], timeout, sleep)
             job_id, jar_id = job.submit(savepoint_path=savepoint)
