@@ -31,7 +31,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster impo
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     FlinkVersion, parse_config_file, render)
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import ApiException, k8s_api_client
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import (
+    K8S_ARGUMENT_SPEC, ApiException, k8s_api_client)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import NAME_RE
@@ -49,19 +50,12 @@ PULL_POLICY = {"missing": "IfNotPresent", "always": "Always", "never": "Never"}
 FATAL_WAITING = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
                  "CreateContainerConfigError", "CreateContainerError")
 
-# Connection options: kubernetes.core's names where they are free; the TLS ones use kubernetes.core's aliases
-# because validate_certs, ca_cert, client_cert and client_key are the Docker connection's options here.
-K8S_CONNECTION_SPEC = dict(
-    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    verify_ssl=dict(type="bool", fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-    ssl_ca_cert=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-    cert_file=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
-    key_file=dict(type="path", no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
-    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
-)
+# Connection options: kubernetes.core's names where they are free; the TLS ones go by kubernetes.core's aliases
+# (verify_ssl, ssl_ca_cert, cert_file, key_file) because validate_certs, ca_cert, client_cert and client_key are
+# the Docker connection's options in these modules. Derived from k8s_common's spec, so the fallbacks stay one.
+_ALIAS_NAME = dict((name, spec["aliases"][0]) for name, spec in K8S_ARGUMENT_SPEC.items() if spec.get("aliases"))
+K8S_CONNECTION_SPEC = dict((_ALIAS_NAME.get(name, name), dict((k, v) for k, v in spec.items() if k != "aliases"))
+                           for name, spec in K8S_ARGUMENT_SPEC.items())
 
 NATIVE_ARGUMENT_SPEC = dict(
     mode=dict(type="str", choices=["native"]),
@@ -150,10 +144,7 @@ USER_RIGHTS = [("deployments", "apps", v) for v in ("create", "get", "patch", "d
 
 def connection_params(params):
     """Our option names mapped to k8s_common's (kubernetes.core's primary names)."""
-    return {"kubeconfig": params.get("kubeconfig"), "context": params.get("context"), "host": params.get("host"),
-            "api_key": params.get("api_key"), "validate_certs": params.get("verify_ssl"),
-            "ca_cert": params.get("ssl_ca_cert"), "client_cert": params.get("cert_file"),
-            "client_key": params.get("key_file"), "proxy": params.get("proxy")}
+    return dict((name, params.get(_ALIAS_NAME.get(name, name))) for name in K8S_ARGUMENT_SPEC)
 
 
 def _hash(data):
