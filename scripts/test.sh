@@ -21,6 +21,6 @@ log "test bed ready in $(( $(date +%s) - start ))s"
 cd "$REPO_ROOT"
 workers="${FLINKOPS_TEST_WORKERS:-2}"
 if [ "$workers" -gt 1 ]; then
-  exec "$FLINKOPS_VENV/bin/python" -m pytest -n "$workers" --dist loadgroup --durations=25 "$@"
+  exec "$FLINKOPS_VENV/bin/python" -m pytest -n "$workers" --dist loadscope --durations=25 "$@"
 fi
 exec "$FLINKOPS_VENV/bin/python" -m pytest --durations=25 "$@"

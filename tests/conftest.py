@@ -70,18 +70,36 @@ def remove_cluster(client, name):
         network.remove()
 
 
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs two workers), split the suite into two groups of about equal
-    length, each run by one worker from start to end: (a) the Docker engine and swarm tests, unit tests and
-    lint; (b) the Kubernetes tests and the Molecule scenarios of Docker roles. Most of a test's time is spent
-    waiting for JVMs, so two streams nearly halve the suite's wall time on two cores; within a group tests run
-    in order, so the test beds' package fixtures (start, stop) and the swarm lock work as in a serial run."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("kubernetes") or (item.get_closest_marker("molecule")
-                                                     and item.get_closest_marker("docker")):
-            group = "kubernetes-and-molecule"
-        else:
-            group = "docker-swarm-lint"
-        item.add_marker(pytest.mark.xdist_group(group))
+# Two halves of about equal length for the test command's two pytest-xdist workers (scripts/test.sh): each half
+# runs on one worker from start to end, in collection order. Most of a test's time is spent waiting for JVMs, so
+# two streams nearly halve the wall time on two cores; keeping every test of one test bed on one worker, in order,
+# lets the test beds' package fixtures (start, stop) and the swarm lock work as in a serial run.
+GROUP_KUBERNETES = "kubernetes-and-molecule"
+GROUP_OTHER = "docker-swarm-lint"
+
+
+def test_bed_group(nodeid):
+    """The half a test belongs to, from its node id: the Kubernetes tests and the Molecule scenarios on the
+    Kubernetes and Docker test beds; everything else (Docker engine, swarm, unit, lint, the swarm scenario, the
+    roles' argument validation)."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/integration/kubernetes/"):
+        return GROUP_KUBERNETES
+    if path == "tests/molecule/test_molecule.py" and "::test_scenario[" in nodeid:
+        from tests.molecule.test_molecule import scenario_platform
+        role = nodeid.split("::test_scenario[", 1)[1].split("]", 1)[0]
+        return GROUP_KUBERNETES if scenario_platform(role) in ("kubernetes", "docker") else GROUP_OTHER
+    return GROUP_OTHER
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by test_bed_group. (xdist's own ``--dist loadgroup`` reads xdist_group marks by rewriting node
+    ids, which pytest 9.2 no longer allows: every test became its own group, tests of one test bed ran on both
+    workers at once and one worker's package fixture stopped the Kubernetes cluster under the other's tests.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TestBedScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return test_bed_group(nodeid)
+
+    return TestBedScheduling(config, log)
