@@ -92,6 +92,7 @@ def test_bed_group(nodeid):
     return GROUP_OTHER
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """Schedule by test_bed_group. (xdist's own ``--dist loadgroup`` reads xdist_group marks by rewriting node
     ids, which pytest 9.2 no longer allows: every test became its own group, tests of one test bed ran on both

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import NATIVE_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import NATIVE_ARGUMENT_SPEC
 
 WAIT_ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),

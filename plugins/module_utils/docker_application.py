@@ -215,7 +215,7 @@ def run_application(module):
     state = params["state"]
     result = {"changed": False, "actions": [], "changes": []}
     try:
-        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import check_platform_options
+        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import check_platform_options
         check_platform_options(params)
         spec = ClusterSpec.from_params(params, require_image=state != "absent")
         for warning in spec.warnings:

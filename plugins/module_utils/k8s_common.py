@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import traceback
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import K8S_ARGUMENT_SPEC
 
 K8S_IMPORT_ERROR = None
 try:
@@ -35,17 +36,6 @@ except ImportError:
 __all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "k8s_api_client",
            "require_kubernetes"]
 
-K8S_ARGUMENT_SPEC = dict(
-    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
-    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
-    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
-)
 
 
 def require_kubernetes(module):

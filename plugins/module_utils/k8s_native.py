@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import Action
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
@@ -33,6 +32,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import
     FlinkVersion, parse_config_file, render)
 from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import (
     K8S_ARGUMENT_SPEC, ApiException, k8s_api_client)
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import (  # noqa: F401 (re-exported)
+    _ALIAS_NAME, DOCKER_ONLY, K8S_CONNECTION_SPEC, K8S_ONLY, NATIVE_ARGUMENT_SPEC, check_platform_options)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import NAME_RE
@@ -50,52 +51,6 @@ PULL_POLICY = {"missing": "IfNotPresent", "always": "Always", "never": "Never"}
 FATAL_WAITING = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
                  "CreateContainerConfigError", "CreateContainerError")
 
-# Connection options: kubernetes.core's names where they are free; the TLS ones go by kubernetes.core's aliases
-# (verify_ssl, ssl_ca_cert, cert_file, key_file) because validate_certs, ca_cert, client_cert and client_key are
-# the Docker connection's options in these modules. Derived from k8s_common's spec, so the fallbacks stay one.
-_ALIAS_NAME = dict((name, spec["aliases"][0]) for name, spec in K8S_ARGUMENT_SPEC.items() if spec.get("aliases"))
-K8S_CONNECTION_SPEC = dict((_ALIAS_NAME.get(name, name), dict((k, v) for k, v in spec.items() if k != "aliases"))
-                           for name, spec in K8S_ARGUMENT_SPEC.items())
-
-NATIVE_ARGUMENT_SPEC = dict(
-    mode=dict(type="str", choices=["native"]),
-    namespace=dict(type="str"),
-    service_account=dict(type="str"),
-    image_pull_secrets=dict(type="list", elements="str", default=[], no_log=False),
-    rest_exposure=dict(type="str"),
-    flink_home=dict(type="path", fallback=(env_fallback, ["FLINK_HOME"])),
-    high_availability=dict(type="dict", options=dict(
-        enabled=dict(type="bool", default=False),
-        storage_dir=dict(type="str"),
-    )),
-    pod_template=dict(type="raw"),
-    node_selector=dict(type="dict", default={}),
-    tolerations=dict(type="list", elements="dict", default=[]),
-    annotations=dict(type="dict", default={}),
-    secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
-        name=dict(type="str", required=True),
-        mount_path=dict(type="str", required=True),
-    )),
-    env_secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
-        env=dict(type="str", required=True),
-        secret=dict(type="str", required=True, no_log=False),
-        key=dict(type="str", required=True, no_log=False),
-    )),
-    log_level=dict(type="str", choices=["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"]),
-)
-NATIVE_ARGUMENT_SPEC.update(K8S_CONNECTION_SPEC)
-
-# Options that exist for Docker only, and what to use on Kubernetes instead.
-DOCKER_ONLY = {
-    "mounts": "pod_template (volumes of the flink-main-container) or secrets",
-    "conf_dir": "flink_config and log_level",
-    "network": "nothing: pods use the cluster network",
-    "rest_port": "rest_exposure (NodePort or LoadBalancer)",
-}
-# Options that exist for Kubernetes only (their empty values are the defaults).
-K8S_ONLY = ("namespace", "service_account", "image_pull_secrets", "rest_exposure", "high_availability",
-            "pod_template", "node_selector", "tolerations", "annotations", "secrets", "env_secrets", "log_level",
-            "mode")
 # Flink keys the module sets from its own options.
 K8S_MANAGED_KEYS = {
     "kubernetes.cluster-id": "name",
@@ -1001,16 +956,3 @@ def _client_error(text):
     if errors:
         return errors[0]
     return lines[-1] if lines else "no output"
-
-
-def check_platform_options(params):
-    """Options of the other platform are refused, naming the option (nothing is touched yet)."""
-    if params.get("platform") == "kubernetes":
-        return
-    for option in K8S_ONLY:
-        if params.get(option):
-            raise SpecError("applies to platform kubernetes only", option=option,
-                            hint="Remove it, or set platform=kubernetes")
-    if (params.get("jobmanager") or {}).get("replicas") not in (None, 1):
-        raise SpecError("standby JobManagers are supported on platform kubernetes only",
-                        option="jobmanager.replicas", hint="Remove it, or set platform=kubernetes")

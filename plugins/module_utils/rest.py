@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import uuid
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 
@@ -36,6 +37,18 @@ class FlinkRest(object):
         self.timeout = timeout
         self.validate_certs = validate_certs
         self.headers = dict(headers or {})
+        self._ssl_context = None
+
+    def _context(self):
+        """One TLS context for all calls. open_url builds one, loading the CA bundle, on every call, also for
+        plain HTTP where none is used: 70 ms a call on a 2-core machine, most of an unchanged run's REST time."""
+        if self._ssl_context is None:
+            if self.base_url.startswith("https://"):
+                self._ssl_context = make_context(validate_certs=self.validate_certs)
+            else:
+                # Never used for http:// (a redirect to https would fail verification: no CA is loaded).
+                self._ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return self._ssl_context
 
     def _request(self, method, path, body=None, content_type=None, timeout=None):
         url = self.base_url + path
@@ -43,9 +56,9 @@ class FlinkRest(object):
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            response = open_url(url, method=method, data=body, headers=headers,
-                                timeout=timeout or self.timeout, validate_certs=self.validate_certs,
-                                follow_redirects="safe")
+            response = Request(context=self._context()).open(
+                method, url, data=body, headers=headers, timeout=timeout or self.timeout,
+                validate_certs=self.validate_certs, follow_redirects="safe")
             raw = response.read()
         except HTTPError as exc:
             detail = ""

@@ -9,7 +9,7 @@ Check mode and diff mode come from the same plan that a real run applies.
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import check_platform_options
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import check_platform_options
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
 

@@ -208,7 +208,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import run_application
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
 
 JOB_OPTIONS = dict(
     jar=dict(type="str"),
@@ -234,6 +233,8 @@ def main():
         supports_check_mode=True,
     )
     if module.params["platform"] == "kubernetes":
+        # Imported here: the Kubernetes SDK takes most of a second to import, which a Docker run does not need.
+        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
         require_kubernetes(module)
     else:
         require_docker(module)

@@ -231,8 +231,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import DockerCluster
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import run_cluster
 
 
@@ -245,6 +243,9 @@ def main():
         supports_check_mode=True,
     )
     if module.params["platform"] == "kubernetes":
+        # Imported here: the Kubernetes SDK takes most of a second to import, which a Docker run does not need.
+        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
+        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster
         require_kubernetes(module)
         run_cluster(module, K8sNativeCluster)
     else:
