@@ -132,7 +132,9 @@ unset_or_local() { # key: true when the config has no useful value for it
   [ -z "$v" ] || [ "$v" = localhost ] || [ "$v" = 127.0.0.1 ]
 }
 
-set_key() { DYN+=(-D "$1=$2"); }
+# A key whose value the config already has is left out: when nothing differs, the config file is not rewritten
+# and Flink's config tool (a JVM start, seconds on a busy machine) runs once instead of twice.
+set_key() { if [ "${CONF[$1]+set}" = set ] && [ "${CONF[$1]}" = "$2" ]; then return 0; fi; DYN+=(-D "$1=$2"); }
 default_key() { if unset_or_local "$1"; then set_key "$1" "$2"; fi; }
 
 declare -A PROP=()     # FLINK_PROPERTIES as key -> value
@@ -188,8 +190,11 @@ prepare_configuration() { # role: jobmanager|taskmanager
   fi
   default_key rest.address "$jm"
   default_key rest.bind-address 0.0.0.0
-  default_key jobmanager.bind-host 0.0.0.0
-  default_key taskmanager.bind-host 0.0.0.0
+  if [ "$role" = taskmanager ]; then
+    default_key taskmanager.bind-host 0.0.0.0
+  else
+    default_key jobmanager.bind-host 0.0.0.0
+  fi
   if [ -n "${TASK_MANAGER_HOST:-}" ]; then
     set_key taskmanager.host "$TASK_MANAGER_HOST"
   elif [ -z "${PROP[taskmanager.host]:-}" ] && [ -n "${CONF[taskmanager.host]:-}" ] \
