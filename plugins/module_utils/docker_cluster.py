@@ -36,6 +36,11 @@ LABEL_KIND = "org.flinkops.kind"
 LABEL_MANAGED = "org.flinkops.managed-by"
 MANAGED_BY = "flinkops.flink"
 FLINK_HOME = "/opt/flink"
+# Defaults of ours for a container's start, below the user's flink_config and not part of the desired state
+# (like the image's own defaults; changing them does not recreate running containers). A TaskManager that starts
+# before the JobManager's ResourceManager answers retries after cluster.registration.error-delay, 10 s by
+# default: most of a deployment's wait. Retrying every second costs a connection attempt.
+START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
 ACTIVE_JOB_STATES = ("CREATED", "RUNNING", "FAILING", "CANCELLING", "RESTARTING", "SUSPENDED", "RECONCILING",
                      "INITIALIZING")
 
@@ -514,6 +519,7 @@ class DockerCluster(object):
         if not spec.conf_dir:
             file_name, defaults = self.image_conf()
             merged = dict(defaults)
+            merged.update(START_DEFAULTS)
             merged.update(settings)
             self.api.put_archive(created["Id"], FLINK_HOME + "/conf",
                                  single_file_tar(file_name, render(merged, file_name == "config.yaml")))
