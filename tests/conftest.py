@@ -70,26 +70,31 @@ def remove_cluster(client, name):
         network.remove()
 
 
-# Two halves of about equal length for the test command's two pytest-xdist workers (scripts/test.sh): each half
-# runs on one worker from start to end, in collection order. Most of a test's time is spent waiting for JVMs, so
-# two streams nearly halve the wall time on two cores; keeping every test of one test bed on one worker, in order,
-# lets the test beds' package fixtures (start, stop) and the swarm lock work as in a serial run.
-GROUP_KUBERNETES = "kubernetes-and-molecule"
-GROUP_OTHER = "docker-swarm-lint"
+# The test command's two pytest-xdist workers (scripts/test.sh) share the work in units: every test of one test bed
+# with a start/stop life cycle (the Kubernetes cluster, the swarm nodes) is one unit, run by one worker from start
+# to end in collection order, so the package fixtures (start, stop) and the swarm lock work as in a serial run;
+# every other test file, and every other Molecule scenario, is a unit of its own, handed to whichever worker is
+# free. Most of a test's time is spent waiting for JVMs, so two streams nearly halve the wall time on two cores.
+GROUP_KUBERNETES = "kubernetes"
+GROUP_SWARM = "swarm"
 
 
 def test_bed_group(nodeid):
-    """The half a test belongs to, from its node id: the Kubernetes tests and the Molecule scenarios on the
-    Kubernetes and Docker test beds; everything else (Docker engine, swarm, unit, lint, the swarm scenario, the
-    roles' argument validation)."""
+    """The unit of work a test belongs to, from its node id: the Kubernetes or swarm test bed (their tests and
+    the Molecule scenarios whose create playbook brings that test bed up), else its own file or scenario."""
     path = nodeid.split("::", 1)[0]
     if path.startswith("tests/integration/kubernetes/"):
         return GROUP_KUBERNETES
+    if path.startswith("tests/integration/swarm/"):
+        return GROUP_SWARM
     if path == "tests/molecule/test_molecule.py" and "::test_scenario[" in nodeid:
         from tests.molecule.test_molecule import scenario_platform
         role = nodeid.split("::test_scenario[", 1)[1].split("]", 1)[0]
-        return GROUP_KUBERNETES if scenario_platform(role) in ("kubernetes", "docker") else GROUP_OTHER
-    return GROUP_OTHER
+        platform = scenario_platform(role)
+        if platform in (GROUP_KUBERNETES, GROUP_SWARM):
+            return platform
+        return "molecule:%s" % role
+    return path
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -100,7 +105,19 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class TestBedScheduling(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid):
             return test_bed_group(nodeid)
+
+        def _assign_work_unit(self, node):
+            # The two long test-bed units first, one to each worker; the other units, by size, to whichever
+            # worker runs low.
+            if not self.ordered:
+                self.ordered = True
+                for scope in (GROUP_SWARM, GROUP_KUBERNETES):
+                    if scope in self.workqueue:
+                        self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
 
     return TestBedScheduling(config, log)
