@@ -37,7 +37,6 @@ __all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SP
            "require_kubernetes"]
 
 
-
 def require_kubernetes(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)

@@ -32,8 +32,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import
     FlinkVersion, parse_config_file, render)
 from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import (
     K8S_ARGUMENT_SPEC, ApiException, k8s_api_client)
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import (  # noqa: F401 (re-exported)
-    _ALIAS_NAME, DOCKER_ONLY, K8S_CONNECTION_SPEC, K8S_ONLY, NATIVE_ARGUMENT_SPEC, check_platform_options)
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import _ALIAS_NAME, DOCKER_ONLY
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import NAME_RE

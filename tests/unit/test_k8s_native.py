@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import (
-    NativeSpec, _client_error, check_platform_options, set_root_level)
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import NativeSpec, _client_error, set_root_level
+from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import check_platform_options
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
 pytestmark = pytest.mark.unit
