@@ -98,6 +98,9 @@ options:
         the way each format expects.
       - Keys that Flink 2.x removed are refused for Flink 2.x with the key that replaces them.
       - Keys the module manages (memory, slots, addresses) are refused with the option to use instead.
+      - On platform C(docker), containers start with C(cluster.registration.error-delay=1000) (milliseconds; Flink's
+        default is 10 s) so that a TaskManager started before the JobManager retries soon. Set the key here to
+        change it; the default itself is not part of the desired state (changing it recreates nothing).
     type: dict
     default: {}
   flink_config_secrets:
