@@ -372,8 +372,8 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
     deadline = time.monotonic() + 420
     while True:
         data = json.dumps(k8s.json("get", "configmap", "%s-cluster-config-map" % name, "-n", namespace).get("data"))
-        live = [p["status"].get("podIP") for p in k8s.json("get", "pods", "-n", namespace, "-l",
-                                                             "app=%s,component=jobmanager" % name)["items"]
+        pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]
+        live = [p["status"].get("podIP") for p in pods
                 if p["metadata"]["name"] != leader_name and p["status"].get("podIP")]
         if old_ip not in data and any(ip in data for ip in live):
             break
