@@ -41,6 +41,9 @@ FLINK_HOME = "/opt/flink"
 # before the JobManager's ResourceManager answers retries after cluster.registration.error-delay, 10 s by
 # default: most of a deployment's wait. Retrying every second costs a connection attempt.
 START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
+# Environment variables the image's entrypoint turns into configuration (besides FLINK_PROPERTIES, which the spec
+# does not allow in env): when the user sets one, containers start through the entrypoint's role commands.
+ENTRYPOINT_CONFIG_ENV = ("TASK_MANAGER_NUMBER_OF_TASK_SLOTS", "TASK_MANAGER_HOST")
 ACTIVE_JOB_STATES = ("CREATED", "RUNNING", "FAILING", "CANCELLING", "RESTARTING", "SUSPENDED", "RECONCILING",
                      "INITIALIZING")
 
@@ -307,6 +310,17 @@ class DockerCluster(object):
     def command(self, role):
         return ["jobmanager"] if role == "jobmanager" else ["taskmanager"]
 
+    def start_command(self, role):
+        """The container's command: the image's role command (``jobmanager``, ``taskmanager``, ``standalone-job``),
+        or, when the module writes the complete configuration file itself, Flink's own start script passed through
+        the entrypoint. The entrypoint's configuration step parses the file with a JVM (the official image's as
+        well as ours); with nothing left for it to do, skipping it saves a JVM start per container. The entrypoint
+        still enables plugins, sets up jemalloc and drops to the flink user for pass-through commands."""
+        command = self.command(role)
+        if self.spec.conf_dir or any(key in self.spec.env for key in ENTRYPOINT_CONFIG_ENV):
+            return command
+        return ["%s/bin/%s.sh" % (FLINK_HOME, command[0]), "start-foreground"] + command[1:]
+
     # Plan ---------------------------------------------------------------------------------------
     def plan(self, actual, state):
         """The list of actions that bring ``actual`` to the desired ``state``."""
@@ -513,7 +527,7 @@ class DockerCluster(object):
         host_config = self.api.create_host_config(**host_config_args)
         networking = self.api.create_networking_config(
             {spec.network: self.api.create_endpoint_config(aliases=[name])})
-        created = self.api.create_container(spec.image, command=self.command(role), name=name, hostname=name,
+        created = self.api.create_container(spec.image, command=self.start_command(role), name=name, hostname=name,
                                             environment=env, labels=labels, ports=ports, host_config=host_config,
                                             networking_config=networking)
         if not spec.conf_dir:

@@ -25,6 +25,7 @@ description:
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
+  - flinkops.flink.in_process
   - flinkops.flink.cluster
   - flinkops.flink.wait
   - flinkops.flink.docker
@@ -223,8 +224,9 @@ JOB_OPTIONS = dict(
 )
 
 
-def main():
-    module = AnsibleModule(
+def main(module_class=AnsibleModule):
+    """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
+    module = module_class(
         argument_spec=cluster_argument_spec(
             state=dict(type="str", default="running", choices=["running", "suspended", "absent"]),
             job=dict(type="dict", options=JOB_OPTIONS),

@@ -17,6 +17,7 @@ description:
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
+  - flinkops.flink.in_process
   - flinkops.flink.docker
   - flinkops.flink.attributes.INFO_MODULE
 options:
@@ -135,7 +136,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRe
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
 
 
-def main():
+def main(module_class=AnsibleModule):
+    """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
     argument_spec = dict(DOCKER_ARGUMENT_SPEC)
     argument_spec.update(
         name=dict(type="str"),
@@ -146,8 +148,8 @@ def main():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=60),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("name", "rest_url")], mutually_exclusive=[("name", "rest_url")])
+    module = module_class(argument_spec=argument_spec, supports_check_mode=True,
+                          required_one_of=[("name", "rest_url")], mutually_exclusive=[("name", "rest_url")])
     params = module.params
     try:
         url = params["rest_url"]

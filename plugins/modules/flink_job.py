@@ -19,6 +19,7 @@ description:
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
+  - flinkops.flink.in_process
   - flinkops.flink.wait
   - flinkops.flink.docker
   - flinkops.flink.attributes
@@ -222,7 +223,8 @@ def _state_word(job):
     return state.lower() if state else "none"
 
 
-def main():
+def main(module_class=AnsibleModule):
+    """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
     argument_spec = dict(DOCKER_ARGUMENT_SPEC)
     argument_spec.update(WAIT_ARGUMENT_SPEC)
     argument_spec.update(
@@ -243,9 +245,9 @@ def main():
         restore=dict(type="str", default="auto", choices=["auto", "required"]),
         trigger_savepoint=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("cluster", "rest_url")], mutually_exclusive=[("cluster", "rest_url")],
-                           required_if=[("state", "running", ("jar",))])
+    module = module_class(argument_spec=argument_spec, supports_check_mode=True,
+                          required_one_of=[("cluster", "rest_url")], mutually_exclusive=[("cluster", "rest_url")],
+                          required_if=[("state", "running", ("jar",))])
     params = module.params
     result = {"changed": False, "action": None}
     try:

@@ -30,6 +30,7 @@ description:
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
+  - flinkops.flink.in_process
   - flinkops.flink.cluster
   - flinkops.flink.wait
   - flinkops.flink.docker
@@ -234,8 +235,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker_common impor
 from ansible_collections.flinkops.flink.plugins.module_utils.runner import run_cluster
 
 
-def main():
-    module = AnsibleModule(
+def main(module_class=AnsibleModule):
+    """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
+    module = module_class(
         argument_spec=cluster_argument_spec(
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
         ),

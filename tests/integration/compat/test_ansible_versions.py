@@ -46,3 +46,12 @@ def test_modules_on_older_ansible_core(series, collections_path, cluster_name):
     assert "core %s." % series in version
     planned = result.task("plan")
     assert [a["action"] for a in planned["actions"]] == ["create"] * 4
+    # The action plugin ran the module in the worker process there; as a module process it plans the same.
+    module_process = run_playbook(collections_path, tasks=tasks, check=True, diff=True,
+                                  extra_args=["-e", "ansible_python_interpreter=%s" % os.path.join(venv, "bin", "python"),
+                                              "-e", '{"flinkops_flink_in_process": false}', "-vvv"],
+                                  ansible_bin=os.path.join(venv, "bin"))
+    assert module_process.rc == 0, module_process
+    assert "AnsiballZ_flink_session.py" in module_process.stdout
+    assert module_process.task("plan")["actions"] == planned["actions"]
+    assert module_process.task("plan")["diff"] == planned["diff"]
