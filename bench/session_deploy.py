@@ -4,7 +4,9 @@ Measured in the same run, alternating, on the same engine and image:
   raw       docker network create + docker run (JobManager, 2 TaskManagers) as in the Flink docs' Docker page,
             then polling /taskmanagers until 2 are registered (same 0.5 s poll as the module's wait_sleep)
   playbook  ansible-playbook with one flink_session task, from nothing to "2 TaskManagers registered"
-  rerun     the same playbook again, unchanged (changed=0)
+  rerun     the same playbook again, unchanged (changed=0); the action plugin runs the module in process
+  rerun_module_process  the same, with flinkops_flink_in_process=false (the module as a new Python process, as
+            against a remote host)
   noop      a one-task playbook (ansible.builtin.debug): Ansible's own start-up cost, for reference
 Prints a table and writes bench/results/session_deploy.json. Not a test: run it by hand or from bench/run.sh.
 """
@@ -98,7 +100,7 @@ def main():
     work = tempfile.mkdtemp(prefix="flinkops-bench-")
     name = "bench-session"
     session, absent, noop = write_playbooks(work, name)
-    samples = {"raw": [], "playbook": [], "rerun": [], "noop": []}
+    samples = {"raw": [], "playbook": [], "rerun": [], "rerun_module_process": [], "noop": []}
     raw_remove("bench-raw")
     playbook(absent)
     load_before = os.getloadavg()
@@ -111,13 +113,17 @@ def main():
         seconds, unchanged = playbook(session)
         assert unchanged, "the re-run reported a change"
         samples["rerun"].append(seconds)
+        seconds, unchanged = playbook(session, ["-e", '{"flinkops_flink_in_process": false}'])
+        assert unchanged, "the re-run as a module process reported a change"
+        samples["rerun_module_process"].append(seconds)
         samples["noop"].append(playbook(noop)[0])
         playbook(absent)
         if round_ % 2 == 1:
             samples["raw"].append(raw_deploy("bench-raw"))
             raw_remove("bench-raw")
-        print("round %d: raw %.2fs playbook %.2fs rerun %.2fs noop %.2fs" % (
-            round_ + 1, samples["raw"][-1], samples["playbook"][-1], samples["rerun"][-1], samples["noop"][-1]))
+        print("round %d: raw %.2fs playbook %.2fs rerun %.2fs rerun (module process) %.2fs noop %.2fs" % (
+            round_ + 1, samples["raw"][-1], samples["playbook"][-1], samples["rerun"][-1],
+            samples["rerun_module_process"][-1], samples["noop"][-1]))
     med = dict((k, statistics.median(v)) for k, v in samples.items())
     report = {
         "image": IMAGE, "rounds": ROUNDS, "cpus": os.cpu_count(),
@@ -135,6 +141,8 @@ def main():
     print("  flink_session playbook, same condition: %.2f s  (ratio %.2fx, target <= 1.10x)" % (
         med["playbook"], report["deploy_ratio_playbook_vs_raw"]))
     print("  unchanged re-run of that playbook     : %.2f s  (target < 1.5 s)" % med["rerun"])
+    print("  the same re-run as a module process   : %.2f s  (flinkops_flink_in_process=false)" % (
+        med["rerun_module_process"]))
     print("  one-task debug playbook (reference)   : %.2f s  (re-run / no-op %.2fx)" % (
         med["noop"], report["rerun_ratio_vs_noop_playbook"]))
 

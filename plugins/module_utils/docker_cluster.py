@@ -17,6 +17,7 @@ import io
 import json
 import socket
 import tarfile
+import threading
 
 from ansible_collections.flinkops.flink.plugins.module_utils import docker_common
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
@@ -456,11 +457,46 @@ class DockerCluster(object):
 
     # Apply --------------------------------------------------------------------------------------
     def apply(self, actions):
-        for action in actions:
+        index = 0
+        while index < len(actions):
+            batch = [actions[index]]
+            while batch[0].kind == "create" and batch[0].role != "network" and index + len(batch) < len(actions) \
+                    and actions[index + len(batch)].kind == "create" and actions[index + len(batch)].role != "network":
+                batch.append(actions[index + len(batch)])
+            index += len(batch)
+            if len(batch) == 1:
+                try:
+                    self._apply(batch[0])
+                except DockerException as exc:
+                    raise BackendError("%s failed: %s" % (batch[0].describe(), _short(exc)))
+            else:
+                self._create_together(batch)
+
+    def _create_together(self, actions):
+        """New containers are created and started at the same time (a deployment, a scale-up): their JVMs start
+        together as with ``docker run`` of each, instead of one Docker round trip (create, put the config, start)
+        after the other. All are attempted; the first failure is raised after the others finished."""
+        if not self.spec.conf_dir:
+            self.image_conf()  # read once, before the threads
+        self.resolve_plugins()
+        errors = []
+
+        def create(action):
             try:
-                self._apply(action)
+                self._create(action.role, action.index)
             except DockerException as exc:
-                raise BackendError("%s failed: %s" % (action.describe(), _short(exc)))
+                errors.append(BackendError("%s failed: %s" % (action.describe(), _short(exc))))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create, args=(action,), name="create-%s" % action.target)
+                   for action in actions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def _apply(self, action):
         if action.role == "network":

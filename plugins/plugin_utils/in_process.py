@@ -80,10 +80,11 @@ def _pending_messages():
 def same_python(interpreter, executable):
     """Whether ``interpreter`` is the Python of ``executable`` with the same packages: the same binary in the same
     directory (a virtual environment's bin/python and bin/python3.11 are; the system Python, which the venv's links
-    resolve to, is not)."""
+    resolve to, is not). Directories are compared resolved: a virtual environment reached through a linked directory
+    is the same environment."""
     interpreter = os.path.abspath(os.path.expanduser(interpreter))
     executable = os.path.abspath(executable)
-    return os.path.dirname(interpreter) == os.path.dirname(executable) and \
+    return os.path.realpath(os.path.dirname(interpreter)) == os.path.realpath(os.path.dirname(executable)) and \
         os.path.realpath(interpreter) == os.path.realpath(executable)
 
 

@@ -43,6 +43,48 @@ our_pid() {
   printf '%s\n' "$pid"
 }
 
+clear_stale_state() {
+  # Called only when no dockerd process runs. A dockerd that was killed (SIGKILL, a container or
+  # sandbox torn down) leaves /var/run/docker.pid and the pidfile of the containerd it managed.
+  # dockerd trusts a pidfile whose PID is alive, and PIDs get reused: with a stale containerd.pid it
+  # waits for a socket nobody will open ("timeout waiting for containerd to start"), with a stale
+  # docker.pid it refuses to start. Remove what no live process backs; stop an orphaned managed
+  # containerd that no longer serves its socket (one that does is reused by dockerd as it is).
+  local pidfile=/var/run/docker.pid cpid=/var/run/docker/containerd/containerd.pid
+  local csock=/var/run/docker/containerd/containerd.sock pid
+  if [ -f "$pidfile" ]; then
+    log "removing stale $pidfile ($(cat "$pidfile" 2>/dev/null)); no dockerd runs"
+    rm -f "$pidfile"
+  fi
+  [ -f "$cpid" ] || return 0
+  pid="$(cat "$cpid" 2>/dev/null)"
+  if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = containerd ] \
+    && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q /var/run/docker/containerd; then
+    if [ -S "$csock" ]; then
+      log "dockerd's containerd (pid $pid) still runs; dockerd will reuse it"
+      return 0
+    fi
+    log "dockerd's containerd (pid $pid) runs without its socket; stopping it"
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
+  else
+    log "removing stale $cpid (pid ${pid:-none} is not dockerd's containerd)"
+  fi
+  rm -f "$cpid"
+}
+
+start_dockerd() {
+  mkdir -p "$RUN_DIR" "$(dirname "$DOCKERD_LOG")"
+  clear_stale_state
+  # Debian's iptables defaults to the nft backend; dockerd works with either. Keep the default.
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  # setsid + nohup: the daemon survives the calling shell and its process group.
+  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  echo $! >"$OUR_PIDFILE"
+}
+
 cmd_up() {
   local t0=$SECONDS
   if answers; then
@@ -53,14 +95,9 @@ cmd_up() {
   if pgrep -x dockerd >/dev/null 2>&1; then
     log "a dockerd process exists but does not answer yet; waiting for it"
   else
-    mkdir -p "$RUN_DIR" "$(dirname "$DOCKERD_LOG")"
-    # Debian's iptables defaults to the nft backend; dockerd works with either. Keep the default.
-    log "starting dockerd (log: $DOCKERD_LOG)"
-    # setsid + nohup: the daemon survives the calling shell and its process group.
-    setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
-    echo $! >"$OUR_PIDFILE"
+    start_dockerd
   fi
-  local i
+  local i attempts=1
   for ((i = 0; i < DOCKERD_WAIT; i++)); do
     if answers; then
       log "docker daemon answers after $((SECONDS - t0))s (API $(daemon_api_version))"
@@ -68,7 +105,13 @@ cmd_up() {
     fi
     if [ -f "$OUR_PIDFILE" ] && ! our_pid >/dev/null; then
       tail -n 20 "$DOCKERD_LOG" >&2 || true
-      die "dockerd exited during start-up; see $DOCKERD_LOG"
+      if ((attempts < 2)) && ! pgrep -x dockerd >/dev/null 2>&1; then
+        attempts=$((attempts + 1))
+        log "dockerd exited during start-up; starting it once more"
+        start_dockerd
+      else
+        die "dockerd exited during start-up; see $DOCKERD_LOG"
+      fi
     fi
     sleep 1
   done

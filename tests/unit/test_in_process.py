@@ -119,3 +119,11 @@ def test_same_python(tmp_path):
     # The system Python the venv links to has other packages: not the same.
     assert not same_python(os.path.realpath(sys.executable), str(venv_bin / "python3.11"))
     assert not same_python("/usr/bin/env python3", str(venv_bin / "python3.11"))
+    # The same venv reached through a linked directory (a cache linked elsewhere) is the same Python ...
+    (tmp_path / "linked").symlink_to(tmp_path / "venv")
+    assert same_python(str(tmp_path / "linked" / "bin" / "python"), str(venv_bin / "python3.11"))
+    # ... a copy of the venv elsewhere is not.
+    other_bin = tmp_path / "other" / "bin"
+    other_bin.mkdir(parents=True)
+    (other_bin / "python").symlink_to(os.path.realpath(sys.executable))
+    assert not same_python(str(other_bin / "python"), str(venv_bin / "python3.11"))
