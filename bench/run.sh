@@ -7,4 +7,28 @@ ensure_venv requirements-test.txt
 install_collection
 ensure_docker
 bash "$TESTBED_DIR/docker/images.sh" "$FLINKOPS_FLINK_DEFAULT"
+
+# community.docker for the reference playbook (no Galaxy here: taken from the ansible package on PyPI, which
+# bundles it). Optional: without it the benchmark runs without that reference.
+COMMUNITY_PKG="${BENCH_ANSIBLE_PACKAGE:-ansible==11.13.0}"
+community_dir="$FLINKOPS_CACHE/bench-collections/${COMMUNITY_PKG//[^A-Za-z0-9.]/_}"
+if [ ! -d "$community_dir/ansible_collections/community/docker" ]; then
+  log "fetching community.docker from $COMMUNITY_PKG (PyPI) for the reference playbook"
+  tmp="$(mktemp -d)"
+  if "$FLINKOPS_VENV/bin/pip" download -q --no-deps "$COMMUNITY_PKG" -d "$tmp" >/dev/null 2>&1; then
+    "$FLINKOPS_VENV/bin/python" - "$tmp" "$community_dir.partial" <<'PY'
+import glob, sys, zipfile
+wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0])
+wanted = ("ansible_collections/community/docker/", "ansible_collections/community/library_inventory_filtering_v1/")
+wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(wanted)])
+PY
+    rm -rf "$community_dir" && mv "$community_dir.partial" "$community_dir"
+  else
+    log "could not download $COMMUNITY_PKG; the community.docker reference is skipped"
+  fi
+  rm -rf "$tmp"
+fi
+if [ -d "$community_dir/ansible_collections/community/docker" ]; then
+  export BENCH_COMMUNITY_COLLECTIONS="$community_dir"
+fi
 "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/session_deploy.py"

@@ -8,6 +8,10 @@ Measured in the same run, alternating, on the same engine and image:
   rerun_module_process  the same, with flinkops_flink_in_process=false (the module as a new Python process, as
             against a remote host)
   noop      a one-task playbook (ansible.builtin.debug): Ansible's own start-up cost, for reference
+  community, community_rerun  (when BENCH_COMMUNITY_COLLECTIONS holds community.docker; bench/run.sh fetches it from
+            the ansible package on PyPI) the same cluster with community.docker: docker_network, docker_container
+            for the three containers, ansible.builtin.uri polling /taskmanagers every 0.5 s; from nothing, then again
+            unchanged (changed=0 asserted)
 Prints a table and writes bench/results/session_deploy.json. Not a test: run it by hand or from bench/run.sh.
 """
 
@@ -32,6 +36,7 @@ IMAGE = os.environ.get("BENCH_IMAGE", "flinkops/flink:%s-java17" % VERSION)
 PORT = int(os.environ.get("BENCH_PORT", "18081"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COLLECTIONS = os.path.join(CACHE, "collections")
+COMMUNITY = os.environ.get("BENCH_COMMUNITY_COLLECTIONS", "")
 VENV_BIN = os.path.dirname(sys.executable)
 
 
@@ -67,7 +72,7 @@ def raw_remove(name):
 
 
 def playbook(path, extra=()):
-    env = ansible_env(COLLECTIONS)
+    env = ansible_env(COLLECTIONS + (os.pathsep + COMMUNITY if COMMUNITY else ""))
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     start = time.monotonic()
     result = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
@@ -96,11 +101,36 @@ def write_playbooks(work, name):
     return session, absent, noop
 
 
+def write_community_playbook(work, name, port):
+    """One network, three containers and a readiness poll with community.docker: what a user writes without us."""
+    props = "jobmanager.rpc.address: %s-jm\ntaskmanager.numberOfTaskSlots: 2" % name
+    path = os.path.join(work, "community.yml")
+    with open(path, "w") as handle:
+        json.dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"community.docker.docker_network": {"name": name + "-net"}},
+            {"community.docker.docker_container": {
+                "name": "{{ item.name }}", "image": IMAGE, "command": "{{ item.command }}",
+                "networks": [{"name": name + "-net"}], "published_ports": "{{ item.ports }}",
+                "env": {"FLINK_PROPERTIES": props}},
+             "loop": [{"name": name + "-jm", "command": "jobmanager", "ports": ["127.0.0.1:%d:8081" % port]},
+                      {"name": name + "-tm1", "command": "taskmanager", "ports": []},
+                      {"name": name + "-tm2", "command": "taskmanager", "ports": []}]},
+            {"ansible.builtin.uri": {"url": "http://127.0.0.1:%d/taskmanagers" % port}, "register": "tms",
+             "until": "(tms.json.taskmanagers | default([])) | length == 2",
+             "retries": 480, "delay": 0.5}]}], handle)
+    return path
+
+
 def main():
     work = tempfile.mkdtemp(prefix="flinkops-bench-")
     name = "bench-session"
     session, absent, noop = write_playbooks(work, name)
     samples = {"raw": [], "playbook": [], "rerun": [], "rerun_module_process": [], "noop": []}
+    community = None
+    if COMMUNITY:
+        community = write_community_playbook(work, "bench-cd", PORT + 1)
+        samples.update({"community": [], "community_rerun": []})
+        raw_remove("bench-cd")
     raw_remove("bench-raw")
     playbook(absent)
     load_before = os.getloadavg()
@@ -124,6 +154,14 @@ def main():
         print("round %d: raw %.2fs playbook %.2fs rerun %.2fs rerun (module process) %.2fs noop %.2fs" % (
             round_ + 1, samples["raw"][-1], samples["playbook"][-1], samples["rerun"][-1],
             samples["rerun_module_process"][-1], samples["noop"][-1]))
+        if community:
+            samples["community"].append(playbook(community)[0])
+            seconds, unchanged = playbook(community)
+            assert unchanged, "the community.docker re-run reported a change"
+            samples["community_rerun"].append(seconds)
+            raw_remove("bench-cd")
+            print("         community.docker playbook %.2fs, its re-run %.2fs" % (
+                samples["community"][-1], samples["community_rerun"][-1]))
     med = dict((k, statistics.median(v)) for k, v in samples.items())
     report = {
         "image": IMAGE, "rounds": ROUNDS, "cpus": os.cpu_count(),
@@ -132,6 +170,9 @@ def main():
         "rerun_seconds": med["rerun"], "rerun_ratio_vs_noop_playbook": med["rerun"] / med["noop"],
         "targets": {"deploy_ratio": 1.10, "rerun_seconds": 1.5},
     }
+    if community:
+        report["deploy_ratio_playbook_vs_community"] = med["playbook"] / med["community"]
+        report["rerun_ratio_vs_community"] = med["rerun"] / med["community_rerun"]
     os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
     with open(os.path.join(REPO, "bench", "results", "session_deploy.json"), "w") as handle:
         json.dump(report, handle, indent=2)
@@ -145,6 +186,11 @@ def main():
         med["rerun_module_process"]))
     print("  one-task debug playbook (reference)   : %.2f s  (re-run / no-op %.2fx)" % (
         med["noop"], report["rerun_ratio_vs_noop_playbook"]))
+    if community:
+        print("  community.docker playbook, deploy     : %.2f s  (flink_session / it %.2fx)" % (
+            med["community"], report["deploy_ratio_playbook_vs_community"]))
+        print("  community.docker playbook, re-run     : %.2f s  (flink_session re-run / it %.2fx)" % (
+            med["community_rerun"], report["rerun_ratio_vs_community"]))
 
 
 if __name__ == "__main__":
