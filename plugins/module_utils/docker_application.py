@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import (
     LABEL_CLUSTER, LABEL_MANAGED, MANAGED_BY, Action, DockerCluster, _short)
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DockerException, NotFound
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_api import DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import (
     ACTIVE, JobControl, check_jar_class, file_sha256, name_prefix)
@@ -189,20 +189,16 @@ class DockerApplication(DockerCluster):
         mounts = [{"Type": m["type"], "Source": m["source"], "Target": m["target"], "ReadOnly": True}
                   for m in self.spec.mounts if m["type"] != "tmpfs"]
         try:
-            output = self.client.containers.run(self.spec.image, entrypoint=["sh", "-c", 'test -e "$1" && echo yes || echo no', "sh",
-                                                                             local.rstrip("/")],
-                                                remove=True, network_mode="none", mounts=[_mount(m) for m in mounts],
-                                                labels={LABEL_MANAGED: MANAGED_BY})
+            output = self.api.client.containers.run(
+                self.spec.image, entrypoint=["sh", "-c", 'test -e "$1" && echo yes || echo no', "sh", local.rstrip("/")],
+                remove=True, network_mode="none", labels={LABEL_MANAGED: MANAGED_BY},
+                mounts=[self.api.types.Mount(m["Target"], m["Source"], type=m["Type"], read_only=m["ReadOnly"])
+                        for m in mounts])
         except DockerException as exc:
             raise BackendError("checking %s failed: %s" % (path, _short(exc)), option=option)
         if output.decode("utf-8", "replace").strip() != "yes":
             raise SpecError("savepoint %s does not exist as the containers see it" % path, option=option,
                             hint="Check the path and that its directory is mounted into the containers (mounts)")
-
-
-def _mount(m):
-    from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import docker
-    return docker.types.Mount(m["Target"], m["Source"], type=m["Type"], read_only=m["ReadOnly"])
 
 
 def run_application(module):

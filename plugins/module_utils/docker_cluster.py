@@ -19,9 +19,10 @@ import socket
 import tarfile
 import threading
 
-from ansible_collections.flinkops.flink.plugins.module_utils import docker_common
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_api import (
+    DockerApi, DockerException, ImageNotFound, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
-    DockerException, ImageNotFound, NotFound, docker_host_address, single_file_tar)
+    DEFAULT_DOCKER_HOST, docker_host_address, single_file_tar)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     parse_config_file, render, render_properties)
@@ -80,12 +81,12 @@ class DockerCluster(object):
         self.module = module
         self.params = module.params
         self.spec = spec
-        self.client = docker_common.docker_client(module.params)
-        self.api = self.client.api
+        self.api = DockerApi(module.params)
         self._image_id = None
         self._image_checked = False
         self._opt_jars = None
         self._image_conf = None
+        self._rest = None
 
     # Names --------------------------------------------------------------------------------------
     def jm_name(self):
@@ -218,9 +219,9 @@ class DockerCluster(object):
         """Jar names in the image's opt/ directory (what ENABLE_BUILT_IN_PLUGINS can enable)."""
         if self._opt_jars is None:
             try:
-                output = self.client.containers.run(self.spec.image, entrypoint=["ls", "-1", FLINK_HOME + "/opt"],
-                                                    remove=True, network_mode="none", stdout=True, stderr=True,
-                                                    labels={LABEL_MANAGED: MANAGED_BY})
+                output = self.api.client.containers.run(self.spec.image, entrypoint=["ls", "-1", FLINK_HOME + "/opt"],
+                                                        remove=True, network_mode="none", stdout=True, stderr=True,
+                                                        labels={LABEL_MANAGED: MANAGED_BY})
             except DockerException as exc:
                 raise BackendError("listing %s/opt in image %s failed: %s" % (
                     FLINK_HOME, self.spec.image, _short(exc)), option="plugins")
@@ -398,16 +399,20 @@ class DockerCluster(object):
         ours = set(c["Id"] for c in ([actual["jobmanager"]] if actual["jobmanager"] else []))
         ours.update(c["Id"] for c in actual["taskmanagers"].values())
         names = set([self.jm_name()] + [self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1)])
-        try:
-            # One call: every container whose name starts with the cluster's prefix, then exact names.
-            found = self.api.containers(all=True, filters={"name": "^/%s-" % self.spec.name})
-        except DockerException as exc:
-            raise BackendError("looking up container names failed: %s" % exc)
-        for container in found:
-            name = (container.get("Names") or ["/"])[0].lstrip("/")
-            if name in names and container["Id"] not in ours:
-                raise SpecError("a container named %s exists and is not part of cluster %s" % (name, self.spec.name),
-                                option="name", hint="Remove that container or choose another cluster name")
+        if actual["jobmanager"] is None or any(i not in actual["taskmanagers"]
+                                               for i in range(1, self.spec.tm_replicas + 1)):
+            # (When every name is held by a container of this cluster, read() matched them by name: no lookup.)
+            try:
+                # One call: every container whose name starts with the cluster's prefix, then exact names.
+                found = self.api.containers(all=True, filters={"name": "^/%s-" % self.spec.name})
+            except DockerException as exc:
+                raise BackendError("looking up container names failed: %s" % exc)
+            for container in found:
+                name = (container.get("Names") or ["/"])[0].lstrip("/")
+                if name in names and container["Id"] not in ours:
+                    raise SpecError("a container named %s exists and is not part of cluster %s" % (
+                        name, self.spec.name), option="name",
+                        hint="Remove that container or choose another cluster name")
         network = actual["network"]
         if network is not None and network.get("Driver") not in ("bridge", "overlay"):
             raise SpecError("network %s exists with driver %s" % (self.spec.network, network.get("Driver")),
@@ -440,7 +445,7 @@ class DockerCluster(object):
         own_publishes = False
         if actual["jobmanager"] is not None:
             own_publishes = any(b.get("PublicPort") == port for b in actual["jobmanager"].get("Ports") or [])
-        host = self.params.get("docker_host") or docker_common.DEFAULT_DOCKER_HOST
+        host = self.params.get("docker_host") or DEFAULT_DOCKER_HOST
         if host.startswith("unix://") and not own_publishes:
             # The engine is on this host: a process (not a container) may hold the port.
             address = self.spec.rest_bind_address if self.spec.rest_bind_address not in ("0.0.0.0", "::") else ""
@@ -544,10 +549,10 @@ class DockerCluster(object):
         settings = self.flink_settings(role, index)
         if spec.conf_dir:
             env["FLINK_PROPERTIES"] = render_properties(settings, spec.version)
-        mounts = [docker_common.docker.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
+        mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
                   for m in spec.mounts]
         if spec.conf_dir:
-            mounts.append(docker_common.docker.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind",
+            mounts.append(self.api.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind",
                                                            read_only=True))
         memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
         cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
@@ -607,7 +612,9 @@ class DockerCluster(object):
         url = self.rest_url()
         if not url:
             raise RestUnavailable("the JobManager has no reachable REST address yet")
-        return FlinkRest(url, timeout=5)
+        if self._rest is None or self._rest.base_url != url.rstrip("/"):
+            self._rest = FlinkRest(url, timeout=5)  # one client: its connection is kept alive between calls
+        return self._rest
 
     def _restart_counts(self):
         """Each desired container's state and restart count (a crash loop under a restart policy
@@ -632,10 +639,12 @@ class DockerCluster(object):
         """REST answers and exactly the desired TaskManagers are registered with their slots."""
         expected = set(self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1))
         prefix = "%s-taskmanager-" % self.spec.name
-        baseline = dict((name, count) for name, (count, _status, _id) in self._restart_counts().items())
+        first = [self._restart_counts()]
+        baseline = dict((name, count) for name, (count, _status, _id) in first[0].items())
 
         def probe():
-            for name, (count, status, container_id) in self._restart_counts().items():
+            # The first probe uses what the baseline read a moment ago: the same containers, inspected once.
+            for name, (count, status, container_id) in (first.pop() if first else self._restart_counts()).items():
                 if status in ("exited", "dead") or count > baseline.get(name, 0):
                     raise BackendError("container %s %s; its last log lines:\n%s" % (
                         name, "exited" if status in ("exited", "dead") else "keeps restarting",
@@ -709,9 +718,9 @@ def _short(exc):
 
 def discover_rest_url(params, name):
     """The REST URL of a cluster deployed by this collection on Docker, found from its JobManager's labels."""
-    client = docker_common.docker_client(params)
+    api = DockerApi(params)
     try:
-        found = client.api.containers(all=True, filters={"label": ["%s=%s" % (LABEL_CLUSTER, name),
+        found = api.containers(all=True, filters={"label": ["%s=%s" % (LABEL_CLUSTER, name),
                                                                    "%s=jobmanager" % LABEL_ROLE]})
     except DockerException as exc:
         raise BackendError("looking for the JobManager of cluster %s failed: %s" % (name, exc))

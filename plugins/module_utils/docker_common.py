@@ -1,45 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) flinkops.flink contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Docker connection options (the names and environment fallbacks of community.docker) and the client."""
+"""Docker connection options (the names and environment fallbacks of community.docker) and helpers that need no
+Docker SDK. The SDK itself is in docker_sdk, the client of the Flink cluster modules in docker_api."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
-import os
 import tarfile
-import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
-
-DOCKER_IMPORT_ERROR = None
-try:
-    import docker
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-    from docker.tls import TLSConfig
-    HAS_DOCKER = True
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
-
-    class DockerException(Exception):  # type: ignore[no-redef]
-        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
-
-    class APIError(DockerException):  # type: ignore[no-redef]
-        pass
-
-    class NotFound(APIError):  # type: ignore[no-redef]
-        pass
-
-    class ImageNotFound(NotFound):  # type: ignore[no-redef]
-        pass
-
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-__all__ = ["APIError", "DockerException", "ImageNotFound", "NotFound", "HAS_DOCKER", "DOCKER_ARGUMENT_SPEC",
-           "docker_client", "docker_host_address", "require_docker", "single_file_tar"]
+__all__ = ["DEFAULT_DOCKER_HOST", "DOCKER_ARGUMENT_SPEC", "docker_host_address", "require_docker", "single_file_tar"]
 
 DOCKER_ARGUMENT_SPEC = dict(
     docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]), aliases=["docker_url"]),
@@ -57,33 +32,10 @@ DOCKER_ARGUMENT_SPEC = dict(
 
 
 def require_docker(module):
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
-
-
-def docker_client(params):
-    """A DockerClient from the connection options; TLS files default to DOCKER_CERT_PATH as the CLI does."""
-    base_url = params.get("docker_host") or DEFAULT_DOCKER_HOST
-    tls_config = None
-    if params.get("tls") or params.get("validate_certs"):
-        cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
-        ca = params.get("ca_path") or os.path.join(cert_path, "ca.pem")
-        cert = params.get("client_cert") or os.path.join(cert_path, "cert.pem")
-        key = params.get("client_key") or os.path.join(cert_path, "key.pem")
-        client_cert = (cert, key) if os.path.exists(cert) and os.path.exists(key) else None
-        tls_config = TLSConfig(client_cert=client_cert,
-                               ca_cert=ca if params.get("validate_certs") and os.path.exists(ca) else None,
-                               verify=bool(params.get("validate_certs")),
-                               assert_hostname=params.get("tls_hostname"))
-        if base_url.startswith("tcp://"):
-            base_url = "https://" + base_url[len("tcp://"):]
-    try:
-        return docker.DockerClient(base_url=base_url, version=params.get("api_version") or "auto",
-                                   timeout=params.get("timeout") or 60, tls=tls_config or False)
-    except DockerException as exc:
-        raise BackendError("cannot connect to the Docker daemon at %s: %s" % (base_url, exc),
-                           option="docker_host",
-                           hint="Check that Docker runs there and that docker_host / DOCKER_HOST points to it")
+    """Fail the module when the Docker SDK is not installed. Only looks for it: importing it (with requests and
+    urllib3, about 0.1 s) is left to the code that needs it, which an unchanged run of flink_session may not."""
+    if importlib.util.find_spec("docker") is None:
+        module.fail_json(msg=missing_required_lib("docker"))
 
 
 def docker_host_address(params, bind_address):

@@ -25,9 +25,9 @@ import shutil
 import tarfile
 import tempfile
 
-from ansible_collections.flinkops.flink.plugins.module_utils import docker_common
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
-    DOCKER_ARGUMENT_SPEC, DockerException, ImageNotFound, NotFound)
+from ansible_collections.flinkops.flink.plugins.module_utils import docker_sdk
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import DockerException, ImageNotFound, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, FlinkOpsError, SpecError
 
 LABEL_BUILD_HASH = "org.flinkops.build-hash"
@@ -536,7 +536,7 @@ def run(module):
     result = {"changed": False}
     try:
         spec = ImageSpec(params)
-        client = docker_common.docker_client(params)
+        client = docker_sdk.docker_client(params)
         builder = ImageBuilder(module, spec, client)
         current = builder.inspect(spec.name)
         current_labels = ((current or {}).get("Config") or {}).get("Labels") or {}

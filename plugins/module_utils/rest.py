@@ -1,17 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) flinkops.flink contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small client for Flink's REST API (the JobManager's port 8081 by default)."""
+"""A small client for Flink's REST API (the JobManager's port 8081 by default).
+
+Plain ``http://`` endpoints without a proxy in the environment are called through ``http.client`` on one
+kept-alive connection (what an unchanged run of a module does: a few GETs). Everything else (``https://``,
+a proxy from ``http_proxy``/``all_proxy``, a redirect) goes through ansible.module_utils.urls, imported then:
+its import (with cryptography for TLS channel binding) and a TCP connection per call cost more than the calls.
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
-import ssl
+import threading
 import uuid
-
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import Request, make_context
+from urllib.parse import urlsplit
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 
@@ -29,6 +34,18 @@ def _error_summary(text):
     return lines[0]
 
 
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class _Answer(object):
+    """Status and body of one answer, whichever client got it."""
+
+    def __init__(self, status, body):
+        self.status = status
+        self.body = body
+
+
 class FlinkRest(object):
     """Calls to one Flink REST endpoint. Every call raises BackendError with what it was doing."""
 
@@ -38,49 +55,110 @@ class FlinkRest(object):
         self.validate_certs = validate_certs
         self.headers = dict(headers or {})
         self._ssl_context = None
+        self._direct = None
+        self._conn = None
+        self._lock = threading.RLock()
 
     def _context(self):
-        """One TLS context for all calls. open_url builds one, loading the CA bundle, on every call, also for
-        plain HTTP where none is used: 70 ms a call on a 2-core machine, most of an unchanged run's REST time."""
+        """One TLS context for all calls. open_url builds one, loading the CA bundle, on every call: 70 ms a call
+        on a 2-core machine."""
+        from ansible.module_utils.urls import make_context
         if self._ssl_context is None:
-            if self.base_url.startswith("https://"):
-                self._ssl_context = make_context(validate_certs=self.validate_certs)
-            else:
-                # Never used for http:// (a redirect to https would fail verification: no CA is loaded).
-                self._ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._ssl_context = make_context(validate_certs=self.validate_certs)
         return self._ssl_context
+
+    def _plain(self):
+        """Whether calls can go through http.client: plain HTTP and no proxy in the environment."""
+        if self._direct is None:
+            parts = urlsplit(self.base_url)
+            self._direct = parts.scheme == "http" and bool(parts.hostname) and \
+                not any(os.environ.get(name) for name in PROXY_VARIABLES)
+        return self._direct
+
+    def _send_plain(self, method, url, body, headers, timeout):
+        """One call on the kept-alive connection (a new one for anything but GET, so that a request that changes
+        something is never sent twice). A GET on a connection the server closed meanwhile is sent once more."""
+        parts = urlsplit(url)
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        with self._lock:
+            for attempt in (1, 2):
+                if method != "GET":
+                    self.close()
+                fresh = self._conn is None
+                if fresh:
+                    self._conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+                elif self._conn.sock is not None:
+                    self._conn.sock.settimeout(timeout)
+                try:
+                    self._conn.request(method, target, body=body, headers=headers)
+                    response = self._conn.getresponse()
+                    answer = _Answer(response.status, response.read())
+                    if response.will_close or method != "GET":
+                        self.close()
+                    return answer
+                except (http.client.HTTPException, OSError) as exc:
+                    self.close()
+                    if fresh or attempt == 2:
+                        raise RestUnavailable("%s %s failed: %s" % (method, url, exc))
+        raise AssertionError("unreachable")
+
+    def _send_urls(self, method, url, body, headers, timeout):
+        from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+        from ansible.module_utils.urls import Request
+        try:
+            response = Request(context=self._context()).open(
+                method, url, data=body, headers=headers, timeout=timeout,
+                validate_certs=self.validate_certs, follow_redirects="safe")
+            return _Answer(response.getcode() or 200, response.read())
+        except HTTPError as exc:
+            try:
+                return _Answer(exc.code, exc.read())
+            except (OSError, AttributeError):
+                return _Answer(exc.code, b"")
+        except (URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RestUnavailable("%s %s failed: %s" % (method, url, reason))
 
     def _request(self, method, path, body=None, content_type=None, timeout=None):
         url = self.base_url + path
         headers = dict(self.headers)
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            response = Request(context=self._context()).open(
-                method, url, data=body, headers=headers, timeout=timeout or self.timeout,
-                validate_certs=self.validate_certs, follow_redirects="safe")
-            raw = response.read()
-        except HTTPError as exc:
+        timeout = timeout or self.timeout
+        answer = None
+        if self._plain():
+            answer = self._send_plain(method, url, body, headers, timeout)
+            if answer.status in REDIRECTS:
+                answer = None  # followed as open_url does ("safe": GET and HEAD only)
+        if answer is None:
+            answer = self._send_urls(method, url, body, headers, timeout)
+        if answer.status >= 300:
             detail = ""
             try:
-                payload = json.loads(exc.read() or b"{}")
+                payload = json.loads(answer.body or b"{}")
                 errors = payload.get("errors") or []
                 # Flink puts a Java stack trace in errors[]: its first line and its root cause say what went wrong.
                 detail = "; ".join(_error_summary(str(e)) for e in errors if str(e).strip())
             except (ValueError, AttributeError):
                 pass
-            error_class = RestUnavailable if exc.code in (502, 503, 504) else BackendError
-            raise error_class("%s %s answered HTTP %s%s" % (method, url, exc.code, (": " + detail) if detail else ""),
-                              partial={"status": exc.code, "errors": detail})
-        except (URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RestUnavailable("%s %s failed: %s" % (method, url, reason))
+            error_class = RestUnavailable if answer.status in (502, 503, 504) else BackendError
+            raise error_class("%s %s answered HTTP %s%s" % (method, url, answer.status,
+                                                            (": " + detail) if detail else ""),
+                              partial={"status": answer.status, "errors": detail})
+        raw = answer.body
         if not raw:
             return {}
         try:
             return json.loads(raw)
         except ValueError:
             raise BackendError("%s %s did not answer JSON (is this a Flink REST endpoint?)" % (method, url))
+
+    def close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
     def wait_up(self, timeout, sleep):
         """Wait until the REST API answers (at most ``timeout`` seconds; 0 checks once)."""

@@ -59,7 +59,8 @@ def run_cluster(module, platform_cls):
             if state != "absent" and params.get("wait"):
                 cluster.wait_ready(params["wait_timeout"], params["wait_sleep"])
         if state != "absent":
-            result.update(cluster.describe())
+            # What was read before still holds when nothing was applied: no second read.
+            result.update(cluster.describe(actual if not actions or module.check_mode else None))
     except FlinkOpsError as exc:
         fail(module, exc, **result)
     module.exit_json(**result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import APIError, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import APIError, docker_client
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import retry_out_of_sequence
 

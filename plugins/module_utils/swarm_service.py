@@ -18,7 +18,7 @@ import json
 import re
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import APIError, NotFound, docker_client
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     FlinkVersion, check_keys, render_properties, version_from_image)

@@ -5,10 +5,14 @@ configuration, so the entrypoint's configuration step is skipped) and still run 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tests.integration.docker.test_session import SMALL, session_task
-from tests.lib.ansible import run_playbook
+from tests.lib.ansible import ansible_env, run_playbook
 
 pytestmark = [pytest.mark.docker]
 
@@ -30,6 +34,28 @@ def run(collections_path, task, in_process, **kwargs):
     return result.task("session")
 
 
+# What the action plugin does in the worker process (run_module_main), in a fresh interpreter that reports which
+# libraries the run imported.
+UNCHANGED_RUN = r"""
+import json, sys
+from ansible_collections.flinkops.flink.plugins.modules import flink_session
+from ansible_collections.flinkops.flink.plugins.plugin_utils.in_process import run_module_main
+result = run_module_main(flink_session.main, "flinkops.flink.flink_session", json.loads(sys.argv[1]), False, False)
+heavy = ("docker", "requests", "urllib3", "ansible.module_utils.urls")
+print(json.dumps({"result": result, "imported": sorted(m for m in heavy if m in sys.modules)}))
+"""
+
+
+def unchanged_run_imports(collections_path, args):
+    env = ansible_env(collections_path)
+    env["PYTHONPATH"] = collections_path
+    proc = subprocess.run([sys.executable, "-c", UNCHANGED_RUN, json.dumps(args)], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report["result"], report["imported"]
+
+
 def test_in_process_and_module_process_agree(collections_path, docker_client, cluster_name, default_image, port):
     task = session_task(cluster_name, default_image, port)
 
@@ -43,6 +69,14 @@ def test_in_process_and_module_process_agree(collections_path, docker_client, cl
     for key in COMPARED:
         assert again_here[key] == again_there[key], key
     assert again_here["changed"] is False and again_here["actions"] == []
+
+    # An unchanged run reads through the small clients: neither the Docker SDK nor ansible.module_utils.urls
+    # (with requests, urllib3, cryptography) is imported, and the facts are the same.
+    result, imported = unchanged_run_imports(collections_path, task["flinkops.flink.flink_session"])
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is False and imported == []
+    for key in ("rest_url", "flink_version", "taskmanagers", "slots_total", "containers"):
+        assert result[key] == again_here[key], key
 
     # The same prediction for a change, in check and diff mode.
     scaled = session_task(cluster_name, default_image, port, taskmanager={"replicas": 3})
