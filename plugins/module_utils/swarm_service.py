@@ -38,6 +38,8 @@ COMMANDS = ("jobmanager", "taskmanager", "standalone-job")
 # Keys the module sets from its own options; given in flink_config they would fight with them.
 MANAGED_KEYS = {"jobmanager.rpc.address": "jobmanager_address", "taskmanager.resource-id": "name"}
 FAILED_STATES = ("failed", "rejected")
+# How long a task may wait for a host-mode port that a task of the same service, just replaced, still holds.
+PORT_GRACE_SECONDS = 30
 
 
 # A TaskManager is healthy once the JobManager lists a TaskManager registered from one of this container's
@@ -170,6 +172,7 @@ class SwarmService(object):
         self.check_mode = check_mode
         self.client = docker_client(params)
         self.failed_before = set()
+        self.pending_since = {}
         self.warnings = []
         self._digest = False  # not resolved yet
 
@@ -384,14 +387,9 @@ class SwarmService(object):
         tasks = self.tasks()
         # A task on a node the swarm lost still says "running" until the swarm notices; it does not count.
         running = [t for t in tasks if t["state"] == "running" and t["node_state"] == "ready"]
-        for t in tasks:
-            if t["state"] == "pending" and "no suitable node" in t["error"]:
-                option = "resources" if "insufficient resources" in t["error"] else "constraints"
-                raise BackendError(
-                    "placement: no node can run task %s of %s: %s" % (t["slot"], self.spec.name, t["error"]),
-                    option=option, partial={"tasks": tasks},
-                    hint="Check the placement constraints against the node labels (docker node inspect), "
-                         "or the resources against what the nodes have")
+        error = placement_error(self.spec.name, tasks, self.pending_since, time.monotonic())
+        if error is not None:
+            raise error
         failed = [t for t in self.tasks(False) if t["state"] in FAILED_STATES and t["id"] not in self.failed_before]
         if len(failed) >= 3 and not len(running) == self.spec.data["replicas"]:
             last = failed[-1]
@@ -451,3 +449,29 @@ class SwarmService(object):
                                   hint="Last seen: %s. Raise wait_timeout if the cluster is just slow" % (
                                       state.get("summary")))
             time.sleep(sleep)
+
+
+def placement_error(name, tasks, pending_since, now):
+    """The error for a task the swarm cannot place, or None.
+
+    A constraint or resource that no node satisfies is final at once. A host-mode port "already in use" is often
+    not: the swarm reports it while a task it replaced (a failed start, an update) still holds the port on the only
+    node allowed, so that one counts only after PORT_GRACE_SECONDS of the same task pending (``pending_since``
+    remembers when each task was first seen so, from the monotonic ``now``)."""
+    for t in tasks:
+        if t["state"] != "pending" or "no suitable node" not in t["error"]:
+            continue
+        if "host-mode port already in use" in t["error"]:
+            first = pending_since.setdefault(t["id"], now)
+            if now - first < PORT_GRACE_SECONDS:
+                continue
+            option = "publish"
+            hint = ("The port is published in host mode and something on the node(s) the constraints allow holds "
+                    "it: free it, publish another port, or publish in ingress mode")
+        else:
+            option = "resources" if "insufficient resources" in t["error"] else "constraints"
+            hint = ("Check the placement constraints against the node labels (docker node inspect), or the "
+                    "resources against what the nodes have")
+        return BackendError("placement: no node can run task %s of %s: %s" % (t["slot"], name, t["error"]),
+                            option=option, partial={"tasks": tasks}, hint=hint)
+    return None

@@ -21,8 +21,9 @@ description:
     service (a rolling update as O(update_config) says). Check mode and diff mode report the plan.
   - With O(wait=true) the module waits until the swarm runs the requested number of tasks, and with O(rest_url)
     until the JobManager answers or, for TaskManagers, until each of them is registered with the JobManager.
-    A task no node can run (placement constraints or resources) fails the wait at once, naming the cause;
-    tasks that keep failing (an image a node cannot pull, a container that exits) fail it too.
+    A task no node can run (placement constraints or resources) fails the wait at once, naming the cause; a
+    host-mode port in use on every node allowed fails it after 30 seconds (a task of the service that the swarm
+    just replaced may still hold the port); tasks that keep failing (an image a node cannot pull, a container that exits) fail it too.
   - Swarm updates that lose a race with another client ("update out of sequence") are retried with the
     service's new version, at most O(retries) times.
 author:

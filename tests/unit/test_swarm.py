@@ -8,7 +8,8 @@ import pytest
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import (
     is_out_of_sequence, retry_out_of_sequence)
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import ServiceSpec
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import (
+    PORT_GRACE_SECONDS, ServiceSpec, placement_error)
 
 pytestmark = [pytest.mark.unit]
 
@@ -132,3 +133,29 @@ def test_taskmanagers_get_the_registration_health_check():
     with pytest.raises(SpecError) as err:
         ServiceSpec(params(healthcheck={"test": ["curl", "-f", "http://localhost"]}))
     assert err.value.option == "healthcheck.test"
+
+
+def pending(task_id, error, slot=1):
+    return {"id": task_id, "slot": slot, "state": "pending", "error": error}
+
+
+PORT_BUSY = "no suitable node (scheduling constraints not satisfied on 2 nodes; host-mode port already in use on 1 node)"
+
+
+def test_a_constraint_no_node_satisfies_fails_at_once():
+    error = placement_error("jm", [pending("a", "no suitable node (scheduling constraints not satisfied on 3 nodes)")],
+                            {}, 100.0)
+    assert error.option == "constraints" and "task 1 of jm" in str(error)
+    error = placement_error("jm", [pending("a", "no suitable node (insufficient resources on 3 nodes)")], {}, 100.0)
+    assert error.option == "resources"
+
+
+def test_a_busy_host_port_gets_a_grace_period():
+    seen = {}
+    tasks = [{"id": "r", "slot": 1, "state": "running", "error": ""}, pending("a", PORT_BUSY, slot=2)]
+    assert placement_error("jm", tasks, seen, 100.0) is None
+    assert placement_error("jm", tasks, seen, 100.0 + PORT_GRACE_SECONDS - 1) is None
+    error = placement_error("jm", tasks, seen, 100.0 + PORT_GRACE_SECONDS)
+    assert error.option == "publish" and "task 2 of jm" in str(error) and "host mode" in str(error)
+    # Another task (the swarm replaced the pending one) starts its own grace period.
+    assert placement_error("jm", [pending("b", PORT_BUSY)], seen, 100.0 + PORT_GRACE_SECONDS + 1) is None
