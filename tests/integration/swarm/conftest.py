@@ -1,9 +1,9 @@
 """Fixtures for the Swarm platform: three Docker-in-Docker nodes of testbed/swarm/nodes.sh (1 manager,
 2 workers, each its own dockerd on the test network) and the local registry the nodes pull from.
 
-The package-scoped fixture ``swarm_nodes`` runs ``nodes.sh up``, replaces nodes that are still in a swarm from an
-earlier run by new ones (so the role really forms it), and runs ``nodes.sh down`` after the last test of this
-directory (FLINKOPS_SWARM_KEEP=1 keeps the nodes). Tests talk to the nodes' daemons over TCP: no mocks.
+The package-scoped fixture ``swarm_nodes`` runs ``nodes.sh up``, replaces nodes that are or were in a swarm
+(an earlier run, the Molecule swarm scenario) by new ones (so the role really forms it), and runs
+``nodes.sh down`` after the last test of this directory (FLINKOPS_SWARM_KEEP=1 keeps the nodes). Tests talk to the nodes' daemons over TCP: no mocks.
 """
 
 from __future__ import annotations
@@ -126,10 +126,13 @@ def swarm_lock():
     handle.close()
 
 
-def node_in_swarm(nodes, name):
+def node_used(nodes, name):
+    """Whether the node is in a swarm or was in one (docker_gwbridge, made when a node joins, outlives leaving)."""
     client = nodes.client(name)
     try:
-        return (client.info().get("Swarm") or {}).get("LocalNodeState") != "inactive"
+        if (client.info().get("Swarm") or {}).get("LocalNodeState") != "inactive":
+            return True
+        return bool(client.networks.list(names=["docker_gwbridge"]))
     finally:
         client.close()
 
@@ -139,14 +142,14 @@ def swarm_nodes(swarm_lock):  # pylint: disable=unused-argument,redefined-outer-
     nodes_sh("up")
     with open(INVENTORY) as handle:
         nodes = SwarmNodes(yaml.safe_load(handle))
-    if any(node_in_swarm(nodes, name) for name in nodes.hosts):
-        # Nodes left from an earlier run (FLINKOPS_SWARM_KEEP=1, or a run that was killed): new ones, so that the
-        # role really forms the swarm. After `swarm leave --force` on reused nodes, a swarm formed again on them
-        # once left TaskManager tasks "starting" for good (suspected: the old swarm's overlay state in the nodes'
-        # network namespaces and volumes); fresh nodes, as on CI, never showed it.
+    if any(node_used(nodes, name) for name in nodes.hosts):
+        # Nodes a swarm ran on before (an earlier run with FLINKOPS_SWARM_KEEP=1, a killed run, the Molecule swarm
+        # scenario): new ones, so that the role really forms the swarm on hosts as CI has them. A full run where
+        # the nodes had been in a swarm before once left TaskManager tasks "starting" for the whole wait
+        # (suspected: the old swarm's overlay state on the reused nodes); runs on new nodes never showed it.
         nodes_sh("down")
         nodes_sh("up")
-        assert not any(node_in_swarm(nodes, name) for name in nodes.hosts)
+        assert not any(node_used(nodes, name) for name in nodes.hosts)
     yield nodes
     if os.environ.get("FLINKOPS_SWARM_KEEP") != "1":
         nodes_sh("down")
