@@ -552,8 +552,7 @@ class DockerCluster(object):
         mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
                   for m in spec.mounts]
         if spec.conf_dir:
-            mounts.append(self.api.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind",
-                                                           read_only=True))
+            mounts.append(self.api.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind", read_only=True))
         memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
         cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
         host_config_args = dict(mounts=mounts, mem_limit=memory, network_mode=spec.network,
@@ -721,7 +720,7 @@ def discover_rest_url(params, name):
     api = DockerApi(params)
     try:
         found = api.containers(all=True, filters={"label": ["%s=%s" % (LABEL_CLUSTER, name),
-                                                                   "%s=jobmanager" % LABEL_ROLE]})
+                                                            "%s=jobmanager" % LABEL_ROLE]})
     except DockerException as exc:
         raise BackendError("looking for the JobManager of cluster %s failed: %s" % (name, exc))
     if not found:

@@ -195,7 +195,7 @@ def test_sdk_exceptions_become_ours():
     ]
     for sdk_error, ours in cases:
         translated = translate(sdk_error, docker.errors)
-        assert type(translated) is ours
+        assert translated.__class__ is ours
         assert str(translated) == str(sdk_error)
         assert translated.explanation == getattr(sdk_error, "explanation", None)
 
