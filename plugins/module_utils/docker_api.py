@@ -192,12 +192,14 @@ class DockerApi(object):
         self.params = params
         self._reader = ReadClient.for_params(params) if read_client else None
         self._sdk_client = None
+        self._lock = threading.Lock()
 
     # The SDK, on first use ---------------------------------------------------------------------------
     def _client(self):
-        if self._sdk_client is None:
-            from ansible_collections.flinkops.flink.plugins.module_utils import docker_sdk
-            self._sdk_client = (docker_sdk.docker_client(self.params), docker_sdk)
+        with self._lock:  # threads that create containers side by side may ask first at the same time
+            if self._sdk_client is None:
+                from ansible_collections.flinkops.flink.plugins.module_utils import docker_sdk
+                self._sdk_client = (docker_sdk.docker_client(self.params), docker_sdk)
         return self._sdk_client
 
     @property
