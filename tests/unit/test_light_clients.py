@@ -7,11 +7,13 @@ real engine."""
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import os
 import socket
 import socketserver
 import threading
+import urllib.request
 
 import docker
 import pytest
@@ -25,9 +27,17 @@ from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRe
 pytestmark = pytest.mark.unit
 
 
+CONNECTIONS = itertools.count(1)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
+    """One instance per connection: ``number`` tells connections apart (object ids may be reused)."""
     protocol_version = "HTTP/1.1"  # keep-alive, as the Docker engine and Flink's REST endpoint
     routes = {}
+
+    def setup(self):
+        super().setup()
+        self.number = next(CONNECTIONS)
 
     def log_message(self, *args):
         pass
@@ -50,7 +60,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def client_address_key(self):
-        return id(self.connection)
+        return self.number
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self._answer("GET")
@@ -76,6 +86,13 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 class TcpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+
+
+@pytest.fixture(autouse=True)
+def keep_urllib_opener(monkeypatch):
+    """ansible.module_utils.urls installs its opener (with the proxies of that moment) as urllib's global one: put
+    back the one before, so that a proxy set here does not reach later tests' urlopen in this process."""
+    monkeypatch.setattr(urllib.request, "_opener", urllib.request._opener)
 
 
 @pytest.fixture
