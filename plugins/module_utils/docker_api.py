@@ -24,6 +24,7 @@ import types
 from urllib.parse import quote, urlencode
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DEFAULT_DOCKER_HOST
+from ansible_collections.flinkops.flink.plugins.module_utils.http_keepalive import TRANSPORT_ERRORS, KeptAlive
 
 __all__ = ["APIError", "DockerApi", "DockerException", "ImageNotFound", "NotFound", "convert_filters"]
 
@@ -78,14 +79,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class ReadClient(object):
-    """GET requests to the Docker Engine API over one kept-alive connection (thread-safe: one request at a time)."""
+    """GET requests to the Docker Engine API over one kept-alive connection."""
 
     def __init__(self, base_url, timeout=60, api_version=None):
         self.base_url = base_url
         self.timeout = timeout
         self.prefix = "/v%s" % api_version if api_version and api_version != "auto" else ""
-        self._conn = None
-        self._lock = threading.Lock()
+        self._http = KeptAlive(self._connect)
 
     @classmethod
     def for_params(cls, params):
@@ -97,21 +97,23 @@ class ReadClient(object):
             return None
         return cls(base_url, timeout=params.get("timeout") or 60, api_version=params.get("api_version"))
 
-    def _connect(self):
+    def _connect(self, timeout):
         if self.base_url.startswith("unix://"):
-            return _UnixConnection(self.base_url[len("unix://"):], self.timeout)
+            return _UnixConnection(self.base_url[len("unix://"):], timeout)
         address = self.base_url.split("://", 1)[1].split("/", 1)[0]
         host, _sep, port = address.rpartition(":")
         if not host or not port.isdigit():
             host, port = address, "2375"
-        return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout)
+        return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
 
     def get(self, path, params=None, image=False):
         url = self.prefix + path
         if params:
             url += "?" + urlencode(params)
-        with self._lock:
-            status, body = self._send(url)
+        try:
+            status, body = self._http.request("GET", url, self.timeout, headers={"Accept": "application/json"})
+        except TRANSPORT_ERRORS as exc:
+            raise DockerException("cannot reach the Docker daemon at %s: %s" % (self.base_url, exc))
         if status >= 400:
             try:
                 explanation = json.loads(body or b"{}").get("message") or ""
@@ -123,29 +125,6 @@ class ReadClient(object):
             raise error_class("%s Client Error for %s%s: %s" % (status, self.base_url, url, explanation),
                               explanation=explanation, status_code=status)
         return json.loads(body) if body else None
-
-    def _send(self, url):
-        for attempt in (1, 2):
-            fresh = self._conn is None
-            if fresh:
-                self._conn = self._connect()
-            try:
-                self._conn.request("GET", url, headers={"Accept": "application/json"})
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (http.client.HTTPException, OSError) as exc:
-                self.close()
-                # A kept-alive connection the engine closed meanwhile fails on first use: try once on a new one.
-                if fresh or attempt == 2:
-                    raise DockerException("cannot reach the Docker daemon at %s: %s" % (self.base_url, exc))
-        raise AssertionError("unreachable")
-
-    def close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
 
 
 class _Translated(object):
@@ -188,9 +167,9 @@ class DockerApi(object):
     """Reads through ReadClient where it serves the connection options, everything else through the SDK's
     low-level API (``docker.APIClient`` methods, same names and arguments)."""
 
-    def __init__(self, params, read_client=True):
+    def __init__(self, params):
         self.params = params
-        self._reader = ReadClient.for_params(params) if read_client else None
+        self._reader = ReadClient.for_params(params)
         self._sdk_client = None
         self._lock = threading.Lock()
 
@@ -251,7 +230,3 @@ class DockerApi(object):
         if self._reader is None:
             return self.__getattr__("inspect_volume")(volume)
         return self._reader.get("/volumes/%s" % quote(volume, safe=""))
-
-    def close(self):
-        if self._reader is not None:
-            self._reader.close()

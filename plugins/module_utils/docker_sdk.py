@@ -37,26 +37,20 @@ except ImportError:
     class ImageNotFound(NotFound):  # type: ignore[no-redef]
         pass
 
-__all__ = ["APIError", "DockerException", "ImageNotFound", "NotFound", "HAS_DOCKER", "docker", "docker_client",
-           "tls_files"]
-
-
-def tls_files(params):
-    """(ca, cert, key) for TLS: the options, else DOCKER_CERT_PATH (or ~/.docker) as the docker CLI does."""
-    cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
-    return (params.get("ca_path") or os.path.join(cert_path, "ca.pem"),
-            params.get("client_cert") or os.path.join(cert_path, "cert.pem"),
-            params.get("client_key") or os.path.join(cert_path, "key.pem"))
+__all__ = ["APIError", "DockerException", "ImageNotFound", "NotFound", "HAS_DOCKER", "docker", "docker_client"]
 
 
 def docker_client(params):
-    """A DockerClient from the connection options."""
+    """A DockerClient from the connection options; TLS files default to DOCKER_CERT_PATH as the CLI does."""
     if not HAS_DOCKER:
         raise BackendError(missing_required_lib("docker"), hint=DOCKER_IMPORT_ERROR.strip().splitlines()[-1])
     base_url = params.get("docker_host") or DEFAULT_DOCKER_HOST
     tls_config = None
     if params.get("tls") or params.get("validate_certs"):
-        ca, cert, key = tls_files(params)
+        cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+        ca = params.get("ca_path") or os.path.join(cert_path, "ca.pem")
+        cert = params.get("client_cert") or os.path.join(cert_path, "cert.pem")
+        key = params.get("client_key") or os.path.join(cert_path, "key.pem")
         client_cert = (cert, key) if os.path.exists(cert) and os.path.exists(key) else None
         tls_config = TLSConfig(client_cert=client_cert,
                                ca_cert=ca if params.get("validate_certs") and os.path.exists(ca) else None,

@@ -14,11 +14,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import threading
 import uuid
 from urllib.parse import urlsplit
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+from ansible_collections.flinkops.flink.plugins.module_utils.http_keepalive import TRANSPORT_ERRORS, KeptAlive
 
 
 class RestUnavailable(BackendError):
@@ -56,8 +56,7 @@ class FlinkRest(object):
         self.headers = dict(headers or {})
         self._ssl_context = None
         self._direct = None
-        self._conn = None
-        self._lock = threading.RLock()
+        self._http = None
 
     def _context(self):
         """One TLS context for all calls. open_url builds one, loading the CA bundle, on every call: 70 ms a call
@@ -76,31 +75,17 @@ class FlinkRest(object):
         return self._direct
 
     def _send_plain(self, method, url, body, headers, timeout):
-        """One call on the kept-alive connection (a new one for anything but GET, so that a request that changes
-        something is never sent twice). A GET on a connection the server closed meanwhile is sent once more."""
+        """One call on the kept-alive connection (http_keepalive.KeptAlive: GETs reuse it, other methods never
+        are sent twice)."""
         parts = urlsplit(url)
-        target = parts.path + ("?" + parts.query if parts.query else "")
-        with self._lock:
-            for attempt in (1, 2):
-                if method != "GET":
-                    self.close()
-                fresh = self._conn is None
-                if fresh:
-                    self._conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-                elif self._conn.sock is not None:
-                    self._conn.sock.settimeout(timeout)
-                try:
-                    self._conn.request(method, target, body=body, headers=headers)
-                    response = self._conn.getresponse()
-                    answer = _Answer(response.status, response.read())
-                    if response.will_close or method != "GET":
-                        self.close()
-                    return answer
-                except (http.client.HTTPException, OSError) as exc:
-                    self.close()
-                    if fresh or attempt == 2:
-                        raise RestUnavailable("%s %s failed: %s" % (method, url, exc))
-        raise AssertionError("unreachable")
+        if self._http is None:
+            self._http = KeptAlive(lambda t: http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=t))
+        try:
+            status, raw = self._http.request(method, parts.path + ("?" + parts.query if parts.query else ""),
+                                             timeout, body=body, headers=headers)
+        except TRANSPORT_ERRORS as exc:
+            raise RestUnavailable("%s %s failed: %s" % (method, url, exc))
+        return _Answer(status, raw)
 
     def _send_urls(self, method, url, body, headers, timeout):
         from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -154,11 +139,8 @@ class FlinkRest(object):
             raise BackendError("%s %s did not answer JSON (is this a Flink REST endpoint?)" % (method, url))
 
     def close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        if self._http is not None:
+            self._http.close()
 
     def wait_up(self, timeout, sleep):
         """Wait until the REST API answers (at most ``timeout`` seconds; 0 checks once)."""

@@ -179,10 +179,10 @@ def test_read_client_reconnects_when_the_engine_closed_the_connection(unix_serve
     routes[("GET", "/_ping")] = (200, {"ok": 1}, {})
     client = ReadClient("unix://" + path)
     client.get("/_ping")
-    conn = client._conn
+    conn = client._http._conn
     conn.sock.shutdown(socket.SHUT_RDWR)  # as if the engine had dropped the idle connection
     assert client.get("/_ping") == {"ok": 1}
-    assert client._conn is not conn and len(server.seen) == 2
+    assert client._http._conn is not conn and len(server.seen) == 2
 
 
 def test_read_client_names_the_daemon_it_cannot_reach(tmp_path):
@@ -287,5 +287,5 @@ def test_rest_with_a_proxy_in_the_environment_uses_ansible_urls(tcp_server, rout
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there; no_proxy bypasses it
     rest = FlinkRest("http://127.0.0.1:%d" % port)
     assert rest.overview() == {"via": "direct"}
-    assert rest._plain() is False and rest._conn is None
+    assert rest._plain() is False and rest._http is None
     assert os.environ["http_proxy"] == "http://127.0.0.1:9"
