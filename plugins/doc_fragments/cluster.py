@@ -19,12 +19,17 @@ options:
   platform:
     description:
       - Where the cluster runs. C(docker) runs containers on one Docker host (local or remote O(docker_host)).
+      - C(swarm) runs two services on a Docker Swarm, C(<name>-jobmanager) and C(<name>-taskmanager) (with
+        O(taskmanager.replicas) tasks), on an overlay network; O(docker_host) is a manager of the swarm. The image is
+        pinned to its registry digest, so every node runs the same image; placement with
+        O(jobmanager.constraints), O(taskmanager.constraints) and the preferences, O(endpoint_mode) and
+        O(publish_mode). The REST API is reached through O(rest_port).
       - C(kubernetes) runs it in Flink's native Kubernetes mode (O(mode)) in O(namespace), deployed by the Flink
         client of O(flink_home); TaskManager pods are started by the JobManager when jobs need slots.
       - Options that only make sense on one platform are refused on the other, naming the option.
     type: str
     default: docker
-    choices: [docker, kubernetes]
+    choices: [docker, swarm, kubernetes]
   flink_version:
     description:
       - The Flink version of O(image). It decides the configuration file format (C(config.yaml) from 2.0,
@@ -60,7 +65,20 @@ options:
         description:
           - CPUs the container may use (Docker C(--cpus)). Unlimited if not set.
           - On Kubernetes, the CPU request (C(kubernetes.jobmanager.cpu.amount); Flink's default 1.0 if not set).
+          - On Swarm, the service's CPU limit.
         type: float
+      constraints:
+        description:
+          - Swarm placement constraints of the JobManager service (C(node.labels.flink.role==jobmanager)). Only with
+            O(platform=swarm).
+        type: list
+        elements: str
+      preferences:
+        description:
+          - Swarm placement preferences (spread) of the JobManager service (C(node.labels.zone)). Only with
+            O(platform=swarm).
+        type: list
+        elements: str
       replicas:
         description:
           - JobManagers, one leader and standbys (C(kubernetes.jobmanager.replicas)). Only with O(platform=kubernetes);
@@ -80,10 +98,21 @@ options:
         description:
           - CPUs each TaskManager container may use. Unlimited if not set.
         type: float
+      constraints:
+        description:
+          - Swarm placement constraints of the TaskManager service. Only with O(platform=swarm).
+        type: list
+        elements: str
+      preferences:
+        description:
+          - Swarm placement preferences (spread) of the TaskManager service, for example C(node.hostname) to put
+            TaskManagers on different hosts. Only with O(platform=swarm).
+        type: list
+        elements: str
       replicas:
         description:
           - How many TaskManagers. Changing it adds or removes TaskManagers without restarting the JobManager.
-            Defaults to 1.
+            Defaults to 1. An exact count on Docker and Swarm (the TaskManager service's replicas).
           - On Kubernetes (native mode) TaskManagers are started on demand; this is the number kept even without
             jobs (C(slotmanager.number-of-slots.min)), default 0.
         type: int
@@ -160,7 +189,22 @@ options:
     description:
       - Publish the REST API and web UI on this port of the Docker host. Not published if not set; the module
         then reaches the JobManager on its container address, which only works on the Docker host itself.
+      - On Swarm, the JobManager service's published port (O(publish_mode)); required with O(wait=true) unless
+        O(rest_url) is given, because the module reaches the REST API only through it.
     type: int
+  endpoint_mode:
+    description:
+      - Swarm endpoint mode of the services. C(vip) (the default) needs IPVS in the nodes' kernels; C(dnsrr) works
+        without it and publishes ports in host mode only. Only with O(platform=swarm).
+    type: str
+    choices: [vip, dnsrr]
+  publish_mode:
+    description:
+      - How the swarm publishes O(rest_port). C(ingress) on every node (routing mesh); C(host) only on the node
+        that runs the JobManager (the module finds that node). Defaults to C(host) with O(endpoint_mode=dnsrr),
+        else C(ingress). Only with O(platform=swarm).
+    type: str
+    choices: [ingress, host]
   rest_bind_address:
     description:
       - Host address the published REST port binds to. The REST API runs code that is uploaded to it, so bind it to a
@@ -176,6 +220,7 @@ options:
     description:
       - The user-defined Docker network of the cluster. Created (bridge driver) when missing, and removed with
         the cluster only if the module created it. Defaults to C(flink-<name>).
+      - On Swarm an attachable overlay network, created and removed the same way.
     type: str
   labels:
     description:
@@ -184,7 +229,8 @@ options:
     default: {}
   restart_policy:
     description:
-      - Docker restart policy of the containers.
+      - Docker restart policy of the containers. On Swarm the services' restart condition (C(no) is C(none),
+        C(always) and C(unless-stopped) are C(any)).
     type: str
     default: unless-stopped
     choices: ['no', on-failure, always, unless-stopped]

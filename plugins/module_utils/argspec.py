@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import NATIVE_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DOCKER_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import NATIVE_ARGUMENT_SPEC
 
 WAIT_ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
@@ -16,7 +16,7 @@ WAIT_ARGUMENT_SPEC = dict(
 
 CLUSTER_ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    platform=dict(type="str", default="docker", choices=["docker", "kubernetes"]),
+    platform=dict(type="str", default="docker", choices=["docker", "swarm", "kubernetes"]),
     flink_version=dict(type="str"),
     image=dict(type="str"),
     image_pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
@@ -24,12 +24,16 @@ CLUSTER_ARGUMENT_SPEC = dict(
         memory=dict(type="str"),
         cpu=dict(type="float"),
         replicas=dict(type="int"),
+        constraints=dict(type="list", elements="str"),
+        preferences=dict(type="list", elements="str"),
     )),
     taskmanager=dict(type="dict", default={}, options=dict(
         memory=dict(type="str"),
         cpu=dict(type="float"),
         replicas=dict(type="int"),
         slots=dict(type="int"),
+        constraints=dict(type="list", elements="str"),
+        preferences=dict(type="list", elements="str"),
     )),
     flink_config=dict(type="dict", default={}),
     flink_config_secrets=dict(type="dict", default={}, no_log=True),
@@ -43,6 +47,8 @@ CLUSTER_ARGUMENT_SPEC = dict(
     conf_dir=dict(type="str"),
     plugins=dict(type="list", elements="str", default=[]),
     rest_port=dict(type="int"),
+    endpoint_mode=dict(type="str", choices=["vip", "dnsrr"]),
+    publish_mode=dict(type="str", choices=["ingress", "host"]),
     rest_bind_address=dict(type="str", default="127.0.0.1"),
     rest_url=dict(type="str"),
     network=dict(type="str"),

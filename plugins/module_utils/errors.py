@@ -40,3 +40,11 @@ class BackendError(FlinkOpsError):
 
 class WaitTimeout(FlinkOpsError):
     """A readiness condition was not reached within wait_timeout."""
+
+
+def fail(module, exc, **result):
+    """End the module with ``exc``: its message, the option at fault and what was known (``partial``)."""
+    result.update(exc.partial and {"partial": exc.partial} or {})
+    if exc.option:
+        result["option"] = exc.option
+    module.fail_json(msg=str(exc), **result)

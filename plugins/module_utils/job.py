@@ -11,6 +11,7 @@ elsewhere, and a resubmission never reuses an id (Flink refuses ids it has seen)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -24,6 +25,19 @@ from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_fo
 ACTIVE = ("INITIALIZING", "CREATED", "RUNNING", "FAILING", "CANCELLING", "RESTARTING", "RECONCILING")
 TERMINAL = ("FINISHED", "CANCELED", "FAILED", "SUSPENDED")
 JAR_PREFIX = "flinkops-"
+
+
+GLOBAL_PARAMETERS = "pipeline.global-job-parameters"
+SPEC_PARAMETER = "flinkops.job-spec"
+
+
+def _parameters_text(value):
+    """pipeline.global-job-parameters as Flink's map text (k1:v1,k2:v2), from a map or the text itself."""
+    if not value:
+        return ""
+    if isinstance(value, dict):
+        return ",".join("%s:%s" % (k, v) for k, v in sorted(value.items()))
+    return str(value)
 
 
 def name_prefix(name):
@@ -85,7 +99,7 @@ class JobSpec(object):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:8]
 
     def view(self):
-        return {"name": self.name, "jar_sha256": self.jar_sha256, "entry_class": self.entry_class,
+        return {"name": self.name, "jar": self.jar, "jar_sha256": self.jar_sha256, "entry_class": self.entry_class,
                 "args": self.args, "parallelism": self.parallelism, "flink_config": self.flink_config,
                 "spec_hash": self.spec_hash()}
 
@@ -110,6 +124,15 @@ class SessionJob(object):
     @staticmethod
     def running_hash(job):
         return job["jid"][16:24] if job else None
+
+    def running_view(self, job):
+        """The spec the running job was submitted with (its global job parameter), or None (submitted otherwise)."""
+        try:
+            config = self.rest.get("/jobs/%s/config" % job["jid"])
+            encoded = ((config.get("execution-config") or {}).get("user-config") or {}).get(SPEC_PARAMETER)
+            return json.loads(base64.b64decode(encoded).decode("utf-8")) if encoded else None
+        except (BackendError, RestUnavailable, ValueError, TypeError):
+            return None
 
     def plan(self, state):
         """((action, reason), current job, savepoint to start from) for the desired state.
@@ -178,8 +201,11 @@ class SessionJob(object):
         if self.spec.upgrade_mode == "last-state":
             # last-state upgrades cancel the job and start from its latest checkpoint: keep them on cancel.
             config.setdefault("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
-        if config:
-            payload["flinkConfiguration"] = config
+        # The job's spec travels with it as a global job parameter (shown by GET /jobs/<id>/config), so that diff mode
+        # can show the running job's fields, not only its hash.
+        config[GLOBAL_PARAMETERS] = ",".join(p for p in (_parameters_text(config.get(GLOBAL_PARAMETERS)), "%s:%s" % (
+            SPEC_PARAMETER, base64.b64encode(json.dumps(self.spec.view(), sort_keys=True).encode()).decode())) if p)
+        payload["flinkConfiguration"] = config
         if savepoint_path:
             payload["savepointPath"] = savepoint_path
         try:

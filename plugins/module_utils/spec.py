@@ -38,7 +38,7 @@ MANAGED_ENV = {
 
 DEFAULTS = {
     "jobmanager": {"memory": "1600m", "cpu": None},
-    "taskmanager": {"memory": "1728m", "cpu": None, "replicas": 1, "slots": 1},
+    "taskmanager": {"memory": "1728m", "cpu": None, "slots": 1},
 }
 
 
@@ -74,6 +74,7 @@ class ClusterSpec(object):
         self.jm_cpu = None
         self.tm_memory = None
         self.tm_cpu = None
+        self.jm_replicas = 1
         self.tm_replicas = 1
         self.tm_slots = 1
         self.flink_config = {}
@@ -90,7 +91,9 @@ class ClusterSpec(object):
         self.warnings = []
 
     @classmethod
-    def from_params(cls, params, require_image=True):
+    def from_params(cls, params, require_image=True, default_taskmanagers=1, standby_jobmanagers=False):
+        """``default_taskmanagers``: taskmanager.replicas when not given (the platform's; see the docs);
+        ``standby_jobmanagers``: whether jobmanager.replicas may exceed 1 on the platform."""
         spec = cls()
         spec.name = validate_name(params.get("name"))
         spec.image = params.get("image")
@@ -121,11 +124,18 @@ class ClusterSpec(object):
         spec.tm_memory = parse_memory(tm["memory"], "taskmanager.memory")
         spec.jm_cpu = _positive_number(jm.get("cpu"), "jobmanager.cpu")
         spec.tm_cpu = _positive_number(tm.get("cpu"), "taskmanager.cpu")
+        tm.setdefault("replicas", default_taskmanagers)
         try:
             spec.tm_replicas = int(tm["replicas"])
             spec.tm_slots = int(tm["slots"])
+            spec.jm_replicas = int(jm.get("replicas") or 1)
         except (TypeError, ValueError):
             raise SpecError("replicas and slots must be whole numbers", option="taskmanager")
+        if spec.jm_replicas < 1:
+            raise SpecError("must be at least 1, got %d" % spec.jm_replicas, option="jobmanager.replicas")
+        if spec.jm_replicas > 1 and not standby_jobmanagers:
+            raise SpecError("standby JobManagers are supported on platform kubernetes only",
+                            option="jobmanager.replicas", hint="Remove it, or set platform=kubernetes")
         if spec.tm_replicas < 0:
             raise SpecError("must not be negative, got %d" % spec.tm_replicas, option="taskmanager.replicas",
                             hint="Give 0 or more TaskManagers")

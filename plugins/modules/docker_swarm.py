@@ -158,11 +158,10 @@ option:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DOCKER_ARGUMENT_SPEC, require_docker)
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_node import SwarmNode
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.node import SwarmNode
 
 
 def main():

@@ -19,7 +19,12 @@ description:
     follows O(job.upgrade_mode). The state-saving step comes first; when it fails the old job keeps running and
     the module fails with the reason, before any container is touched.
   - O(state=suspended) stops the job with a savepoint, removes the containers and records where the savepoint
-    is (labels of a Docker volume C(flinkops-<name>-state)). O(state=running) then resumes from it.
+    is (labels of a Docker volume C(flinkops-<name>-state); on Swarm of a swarm config of that name; on Kubernetes
+    annotations of a ConfigMap). O(state=running) then resumes from it.
+  - With O(platform=swarm) the JobManager service runs C(standalone-job) and the TaskManagers are a second service;
+    O(job.jar), when given, must exist at that path on every node that runs the cluster's tasks (a jar in the image
+    needs nothing on the nodes). Savepoints and checkpoints must be on a file system that every node which may run
+    the JobManager reaches (S3, NFS); a node-local volume works only while the tasks stay on that node.
   - With O(wait=true), C(running) means the REST API answers, the TaskManagers are registered and the job is
     RUNNING with all its tasks (or FINISHED, for a bounded job).
 author:
@@ -149,6 +154,21 @@ EXAMPLES = r"""
   flinkops.flink.flink_application:
     name: clicks
     state: absent
+
+- name: An application on a Docker Swarm, the job jar baked into the image's usrlib
+  flinkops.flink.flink_application:
+    name: clicks
+    platform: swarm
+    docker_host: tcp://swarm-manager-1.example.com:2376
+    image: registry.example.com/clicks:2.2.1-java17
+    rest_port: 8082
+    taskmanager: {replicas: 2, slots: 2, constraints: [node.role==worker]}
+    flink_config:
+      execution.checkpointing.interval: 10s
+      state.savepoints.dir: s3://flink/savepoints
+    job:
+      entry_class: com.example.Clicks
+      upgrade_mode: savepoint
 """
 
 RETURN = r"""
@@ -183,6 +203,13 @@ taskmanagers:
   type: list
   elements: dict
   sample: [{"id": "clicks-taskmanager-1", "slots": 2, "free_slots": 0}]
+services:
+  description: The cluster's swarm services.
+  returned: when state is not absent, on platform swarm
+  type: list
+  elements: dict
+  sample: [{"name": "orders-jobmanager", "id": "0123456789ab", "role": "jobmanager", "replicas": 1,
+            "image": "registry.example.com/flink:2.2.1-java17@sha256:..."}]
 containers:
   description: The cluster's containers.
   returned: when the application runs
@@ -207,8 +234,8 @@ changes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import run_application
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.flows.application import run_application
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import require_sdk
 
 JOB_OPTIONS = dict(
     jar=dict(type="str"),
@@ -234,12 +261,7 @@ def main(module_class=AnsibleModule):
         required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job"))],
         supports_check_mode=True,
     )
-    if module.params["platform"] == "kubernetes":
-        # Imported here: the Kubernetes SDK takes most of a second to import, which a Docker run does not need.
-        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
-        require_kubernetes(module)
-    else:
-        require_docker(module)
+    require_sdk(module, module.params)
     run_application(module)
 
 

@@ -227,8 +227,9 @@ option:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.image_build import image_argument_spec, run
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import require_docker
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image_build import run
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image_recipe import image_argument_spec
 
 
 def main():

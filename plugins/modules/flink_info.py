@@ -27,10 +27,12 @@ options:
     type: str
   platform:
     description:
-      - Where O(name) is looked up.
+      - Where O(name) is looked up. C(docker) finds its JobManager container on O(docker_host); C(swarm) its
+        JobManager service on the swarm manager O(docker_host), reached through the service's published port (on the
+        node that runs it in host mode).
     type: str
     default: docker
-    choices: [docker]
+    choices: [docker, swarm]
   rest_url:
     description:
       - URL of the REST API, for example C(http://127.0.0.1:8081).
@@ -128,12 +130,8 @@ jobs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC, require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import discover_rest_url
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
-from ansible_collections.flinkops.flink.plugins.module_utils.info import gather
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DOCKER_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.flows.info import run_info
 
 
 def main(module_class=AnsibleModule):
@@ -141,7 +139,7 @@ def main(module_class=AnsibleModule):
     argument_spec = dict(DOCKER_ARGUMENT_SPEC)
     argument_spec.update(
         name=dict(type="str"),
-        platform=dict(type="str", default="docker", choices=["docker"]),
+        platform=dict(type="str", default="docker", choices=["docker", "swarm"]),
         rest_url=dict(type="str"),
         include_config=dict(type="bool", default=True),
         include_jobs=dict(type="bool", default=True),
@@ -150,19 +148,7 @@ def main(module_class=AnsibleModule):
     )
     module = module_class(argument_spec=argument_spec, supports_check_mode=True,
                           required_one_of=[("name", "rest_url")], mutually_exclusive=[("name", "rest_url")])
-    params = module.params
-    try:
-        url = params["rest_url"]
-        if not url:
-            require_docker(module)
-            url = discover_rest_url(params, params["name"])
-        rest = FlinkRest(url, validate_certs=params["validate_certs"])
-        if params["wait"]:
-            rest.wait_up(params["wait_timeout"], 0.5)
-        facts = gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"])
-    except FlinkOpsError as exc:
-        fail(module, exc)
-    module.exit_json(changed=False, **facts)
+    run_info(module)
 
 
 if __name__ == "__main__":

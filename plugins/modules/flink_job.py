@@ -44,10 +44,12 @@ options:
     type: str
   platform:
     description:
-      - Where O(cluster) is looked up.
+      - Where O(cluster) is looked up. C(docker) finds its JobManager container on O(docker_host); C(swarm) its
+        JobManager service on the swarm manager O(docker_host), reached through the service's published port (on the
+        node that runs it in host mode).
     type: str
     default: docker
-    choices: [docker]
+    choices: [docker, swarm]
   rest_url:
     description:
       - URL of the session cluster's REST API. Either this or O(cluster).
@@ -206,21 +208,8 @@ rest_url:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import WAIT_ARGUMENT_SPEC
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import discover_rest_url
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DOCKER_ARGUMENT_SPEC, require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
-from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
-
-
-def _state_word(job):
-    if job is None:
-        return "none"
-    state = job.get("state")
-    if state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING", "RECONCILING"):
-        return "running"
-    return state.lower() if state else "none"
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DOCKER_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.flows.job import run_job
 
 
 def main(module_class=AnsibleModule):
@@ -230,7 +219,7 @@ def main(module_class=AnsibleModule):
     argument_spec.update(
         name=dict(type="str", required=True),
         cluster=dict(type="str"),
-        platform=dict(type="str", default="docker", choices=["docker"]),
+        platform=dict(type="str", default="docker", choices=["docker", "swarm"]),
         rest_url=dict(type="str"),
         state=dict(type="str", default="running", choices=["running", "suspended", "cancelled", "absent"]),
         jar=dict(type="path"),
@@ -248,65 +237,7 @@ def main(module_class=AnsibleModule):
     module = module_class(argument_spec=argument_spec, supports_check_mode=True,
                           required_one_of=[("cluster", "rest_url")], mutually_exclusive=[("cluster", "rest_url")],
                           required_if=[("state", "running", ("jar",))])
-    params = module.params
-    result = {"changed": False, "action": None}
-    try:
-        spec = JobSpec(params)
-        url = params["rest_url"]
-        if not url:
-            require_docker(module)
-            url = discover_rest_url(params, params["cluster"])
-        result["rest_url"] = url
-        rest = FlinkRest(url, validate_certs=params["validate_certs"])
-        timeout, sleep = params["wait_timeout"], params["wait_sleep"]
-        rest.wait_up(timeout if params["wait"] else 0, sleep)
-
-        job = SessionJob(module, rest, spec)
-        control = job.control
-        (action, reason), current, start_from = job.plan(params["state"])
-        if params["state"] == "absent" and action is None and job.own_jars():
-            action, reason = "delete-jars", "the job's uploaded jars are still on the cluster"
-        result.update(action=action, reason=reason, changed=action is not None)
-        if current:
-            result.update(job_id=current["jid"], job_state=current.get("state"))
-        if module._diff:
-            before = {"state": _state_word(current), "spec_hash": job.running_hash(current)} if current else {"state": "none"}
-            after = dict(spec.view(), state=params["state"]) if params["state"] == "running" else {"state": params["state"]}
-            result["diff"] = {"before": before, "after": before if action is None else after}
-        if params["state"] == "running":
-            result["jar_id"] = job.jar_id(upload=False)[0]
-        if module.check_mode or action is None:
-            if action is None and params["state"] == "running" and params["wait"] and current:
-                result["job_state"] = control.wait_running(current["jid"], timeout, sleep)
-            module.exit_json(**result)
-
-        if action == "cancel":
-            result["job_state"] = control.cancel(current["jid"], timeout, sleep)
-        elif action == "suspend":
-            result["savepoint"] = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
-            result["job_state"] = "FINISHED"
-        elif action == "savepoint":
-            result["savepoint"] = control.trigger_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
-        elif action in ("submit", "resume", "upgrade"):
-            savepoint = start_from
-            if action == "upgrade":
-                if spec.upgrade_mode == "savepoint":
-                    savepoint = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
-                    result["last_savepoint"] = savepoint
-                elif spec.upgrade_mode == "last-state":
-                    savepoint = control.cancel_keeping_last_state(current["jid"], "upgrade_mode", timeout, sleep)
-                else:
-                    control.cancel(current["jid"], timeout, sleep)
-            job_id, jar_id = job.submit(savepoint_path=savepoint)
-            result.update(job_id=job_id, jar_id=jar_id, job_state="SUBMITTED", savepoint=savepoint)
-            if params["wait"]:
-                result["job_state"] = control.wait_running(job_id, timeout, sleep)
-        if params["state"] == "absent":
-            for jar in job.own_jars():
-                rest.delete_jar(jar["id"])
-    except FlinkOpsError as exc:
-        fail(module, exc, **result)
-    module.exit_json(**result)
+    run_job(module)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ description:
     containers whose inputs changed, and a changed TaskManager count adds or removes TaskManagers without
     touching the JobManager.
   - With O(platform=docker) the cluster runs as containers on one Docker host.
+  - With O(platform=swarm) the cluster runs as two services of a Docker Swarm, C(<name>-jobmanager) and
+    C(<name>-taskmanager) with O(taskmanager.replicas) tasks, on an overlay network, from the same spec; a changed
+    spec updates only the service whose inputs changed (a rolling update). O(docker_host) is a swarm manager.
   - With O(platform=kubernetes) the cluster runs in Flink's native Kubernetes mode in O(namespace). The Flink
     client of O(flink_home) creates the JobManager Deployment C(<name>) (its Services and ConfigMaps are owned by
     it), and the JobManager starts TaskManager pods when jobs need slots (O(taskmanager.replicas) is the number
@@ -136,6 +139,26 @@ EXAMPLES = r"""
     platform: kubernetes
     namespace: flink
     state: absent
+
+- name: The same cluster on a Docker Swarm, TaskManagers spread over the workers
+  flinkops.flink.flink_session:
+    name: orders
+    platform: swarm
+    docker_host: tcp://swarm-manager-1.example.com:2376
+    validate_certs: true
+    image: registry.example.com/flink:2.2.1-java17
+    jobmanager:
+      memory: 1600m
+      constraints: [node.role==manager]
+    taskmanager:
+      replicas: 3
+      slots: 2
+      constraints: [node.role==worker]
+      preferences: [node.hostname]
+    flink_config_secrets:
+      s3.secret-key: "{{ vault_s3_secret_key }}"
+    rest_port: 8081
+    publish_mode: host
 """
 
 RETURN = r"""
@@ -196,6 +219,13 @@ rest_service:
   returned: on platform kubernetes, when it exists
   type: dict
   sample: {"name": "orders-rest", "type": "ClusterIP", "port": 8081, "node_port": null}
+services:
+  description: The cluster's swarm services.
+  returned: when state is not absent, on platform swarm
+  type: list
+  elements: dict
+  sample: [{"name": "orders-jobmanager", "id": "0123456789ab", "role": "jobmanager", "replicas": 1,
+            "image": "registry.example.com/flink:2.2.1-java17@sha256:..."}]
 containers:
   description: The cluster's containers.
   returned: when state is not absent, on platform docker
@@ -230,9 +260,8 @@ option:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import cluster_argument_spec
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_cluster import DockerCluster
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import require_docker
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import run_cluster
+from ansible_collections.flinkops.flink.plugins.module_utils.flows.cluster import run_cluster
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import require_sdk
 
 
 def main(module_class=AnsibleModule):
@@ -244,15 +273,8 @@ def main(module_class=AnsibleModule):
         required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",))],
         supports_check_mode=True,
     )
-    if module.params["platform"] == "kubernetes":
-        # Imported here: the Kubernetes SDK takes most of a second to import, which a Docker run does not need.
-        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import require_kubernetes
-        from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster
-        require_kubernetes(module)
-        run_cluster(module, K8sNativeCluster)
-    else:
-        require_docker(module)
-        run_cluster(module, DockerCluster)
+    require_sdk(module, module.params)
+    run_cluster(module)
 
 
 if __name__ == "__main__":

@@ -423,11 +423,10 @@ option:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import WAIT_ARGUMENT_SPEC
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import (
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DOCKER_ARGUMENT_SPEC, require_docker)
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import ServiceSpec, SwarmService
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import ServiceSpec, SwarmService
 
 
 def argument_spec():

@@ -116,11 +116,10 @@ option:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_apply import Applier, validate_definitions
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import (
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import Applier, validate_definitions
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     K8S_ARGUMENT_SPEC, k8s_api_client, require_kubernetes)
-from ansible_collections.flinkops.flink.plugins.module_utils.runner import fail
 
 
 def main():

@@ -9,9 +9,9 @@ import tarfile
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.image_build import (
-    IMAGE_ARGUMENT_SPEC, ImageSpec, build_hash, flink_version_of, parse_probe, render_dockerfile,
-    resolve_builtin_plugins, spec_view, write_context)
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image_build import flink_version_of, parse_probe
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image_recipe import (
+    IMAGE_ARGUMENT_SPEC, ImageSpec, build_hash, render_dockerfile, resolve_builtin_plugins, spec_view, write_context)
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_apply import _clean, object_key, validate_definitions
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import _clean, object_key, validate_definitions
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import NativeSpec, _client_error, set_root_level
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import check_platform_options
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import _client_error, set_root_level
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import NativeSpec
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import check_options, platform_class
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
 pytestmark = pytest.mark.unit
@@ -15,9 +16,17 @@ BASE = {"name": "orders", "platform": "kubernetes", "image": "flink:2.2.1-java17
         "state": "present"}
 
 
+def cluster_spec(params):
+    """The desired state as the flows parse it: options of other platforms refused, the platform's defaults."""
+    check_options(params)
+    cls = platform_class(params)
+    return ClusterSpec.from_params(params, default_taskmanagers=cls.default_taskmanagers,
+                                   standby_jobmanagers=cls.standby_jobmanagers)
+
+
 def native(**params):
     merged = dict(BASE, **params)
-    return NativeSpec(merged, ClusterSpec.from_params(merged), merged["state"])
+    return NativeSpec(merged, cluster_spec(merged), merged["state"])
 
 
 def refused(option, **params):
@@ -74,10 +83,13 @@ def test_tolerations_in_flink_syntax():
 
 
 def test_platform_options_refused_on_docker():
-    for params in ({"namespace": "x"}, {"rest_exposure": "NodePort"}, {"jobmanager": {"replicas": 2}}):
-        with pytest.raises(SpecError):
-            check_platform_options(dict(params, platform="docker"))
-    check_platform_options({"platform": "docker", "namespace": None, "jobmanager": {"replicas": None}})
+    for params, option in (({"namespace": "x"}, "namespace"), ({"rest_exposure": "NodePort"}, "rest_exposure"),
+                           ({"jobmanager": {"replicas": 2}}, "jobmanager.replicas")):
+        with pytest.raises(SpecError) as err:
+            check_options(dict(params, platform="docker"))
+        assert err.value.option == option and "platform kubernetes only" in str(err.value), str(err.value)
+    check_options({"platform": "docker", "namespace": None, "jobmanager": {"replicas": None}})
+    check_options({"platform": "docker", "jobmanager": {"replicas": 1}})
 
 
 def test_set_root_level():
@@ -94,9 +106,9 @@ def test_client_error_prefers_the_root_cause():
 
 
 def app_job(jar, **config):
-    from ansible_collections.flinkops.flink.plugins.module_utils.k8s_application import K8sApplicationJob
+    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native_application import K8sApplicationJob
     params = dict(BASE, job={"jar": jar, "entry_class": "org.example.Job"}, flink_config=config)
-    return K8sApplicationJob(params, ClusterSpec.from_params(params))
+    return K8sApplicationJob(params, cluster_spec(params))
 
 
 def test_application_jar_locations(tmp_path):

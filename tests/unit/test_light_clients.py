@@ -18,8 +18,8 @@ import urllib.request
 import docker
 import pytest
 
-from ansible_collections.flinkops.flink.plugins.module_utils import docker_api
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_api import (
+from ansible_collections.flinkops.flink.plugins.module_utils.docker import api as docker_api
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     APIError, DockerApi, DockerException, ImageNotFound, NotFound, ReadClient, convert_filters, translate)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import (
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import (
     is_out_of_sequence, retry_out_of_sequence)
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import (
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import (
     PORT_GRACE_SECONDS, ServiceSpec, placement_error)
 
 pytestmark = [pytest.mark.unit]
@@ -106,14 +106,14 @@ def test_bad_input_names_the_option(overrides, option):
 
 
 def test_taskmanager_host_from_rpc_path():
-    from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import tm_host
+    from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import tm_host
     assert tm_host({"path": "pekko.tcp://flink@10.0.1.8:36817/user/rpc/taskmanager_0"}) == "10.0.1.8"
     assert tm_host({"path": "akka.tcp://flink@tm-1.example:6122/user/rpc/taskmanager_0"}) == "tm-1.example"
     assert tm_host({}) is None
 
 
 def test_image_digest_of_a_reference():
-    from ansible_collections.flinkops.flink.plugins.module_utils.swarm_service import SwarmService, image_digest
+    from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import SwarmService, image_digest
     assert image_digest("reg:5000/flink:2.2.1@sha256:abc") == "sha256:abc"
     assert image_digest("reg:5000/flink:2.2.1") is None
     assert image_digest(None) is None

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_api import DockerApi, ImageNotFound, NotFound
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, ImageNotFound, NotFound
 from tests.integration.docker.test_image import UnixForwarder
 
 pytestmark = [pytest.mark.docker]

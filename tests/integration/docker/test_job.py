@@ -6,6 +6,7 @@ the job running; bad input fails before anything is submitted or stopped."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 
@@ -83,6 +84,11 @@ def test_job_lifecycle_keeps_state(collections_path, session, dirs):
     predicted = run(collections_path, job_task(name, port, v2), check=True, diff=True)
     assert predicted["action"] == "upgrade"
     assert predicted["diff"]["before"]["spec_hash"] != predicted["diff"]["after"]["spec_hash"]
+    # The fields, not only hashes: the running job's spec travels with it (a global job parameter).
+    before, after = predicted["diff"]["before"], predicted["diff"]["after"]
+    assert before["jar"].endswith(os.path.basename(v1)) and after["jar"].endswith(os.path.basename(v2))
+    assert before["jar_sha256"] != after["jar_sha256"] and before["entry_class"] == after["entry_class"]
+    assert before["state"] == "running" and before["args"] == after["args"]
     upgraded = run(collections_path, job_task(name, port, v2))
     assert upgraded["action"] == "upgrade" and upgraded["savepoint"] == upgraded["last_savepoint"]
     assert "/savepoints/" in upgraded["savepoint"] and upgraded["job_state"] == "RUNNING"

@@ -126,7 +126,7 @@ def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, 
     # A job: parallelism 2 with one slot each, so the JobManager starts two TaskManager pods.
     # Submitted over REST through the API server's service proxy: the kubeconfig is all it takes.
     kubernetes = pytest.importorskip("kubernetes")
-    from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sProxyRest
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
     proxy = K8sProxyRest(kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig), namespace,
                          name + "-rest", timeout=60)
     jar_id = proxy.upload_jar(os.path.join(CACHE, "jobs", version, "flinkops-examples.jar"))
@@ -337,7 +337,7 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
     # both: upload and run through the API server's proxy to the leader's pod (`flink run` would send the
     # job in one request instead).
     kubernetes = pytest.importorskip("kubernetes")
-    from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sProxyRest
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
     api = kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig)
     to_leader = K8sProxyRest(api, namespace, name + "-rest", timeout=60)
     to_leader.path_prefix = "/api/v1/namespaces/%s/pods/%s:8081/proxy" % (namespace, leader_name)

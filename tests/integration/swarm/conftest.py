@@ -175,6 +175,7 @@ def prefix(swarm):
     """A random name prefix; the services and networks of the test are removed afterwards."""
     name = "flinkops-swarm-%s" % secrets.token_hex(3)
     yield name
+    from docker import errors as docker_errors
     client = swarm.client()
     for service in client.services.list():
         if service.name.startswith(name):
@@ -185,6 +186,8 @@ def prefix(swarm):
             try:
                 network.remove()
                 break
+            except docker_errors.NotFound:
+                break  # removed meanwhile (by the module under test)
             except Exception:  # pylint: disable=broad-except
                 if time.monotonic() > deadline:
                     raise

@@ -37,12 +37,12 @@ def test_application_runs_to_completion(swarm, prefix, collections_path):
     names = {"flink_name": prefix, "flink_rest_port": PORT, "flink_app_jar": jar,
              "flink_app_args": ["--n", str(N), "--keys", str(KEYS)]}
     first = play(collections_path, **names)
-    assert sorted(first.changed) == ["Application image with the job jar in usrlib", "JobManager running the application",
-                                     "Push the application image to the registry", "TaskManagers"]
+    assert sorted(first.changed) == ["Application cluster", "Application image with the job jar in usrlib",
+                                     "Push the application image to the registry"]
     url = "http://%s:%d" % (swarm.address(swarm.manager), PORT)
     assert "BoundedCounter FINISHED" in first.task("Show the result")["msg"]
-    assert sorted(first.task("TaskManagers")["taskmanagers"]) == ["%s-taskmanager-1" % prefix,
-                                                                  "%s-taskmanager-2" % prefix]
+    assert sorted(t["id"] for t in first.task("Application cluster")["taskmanagers"]) == [
+        "%s-taskmanager-1" % prefix, "%s-taskmanager-2" % prefix]
 
     # Through the REST API: exactly one job, the application, FINISHED.
     jobs = rest(url, "/jobs/overview")["jobs"]
@@ -78,6 +78,6 @@ def test_application_runs_to_completion(swarm, prefix, collections_path):
     assert [(j["name"], j["state"]) for j in rest(url, "/jobs/overview")["jobs"]] == [("BoundedCounter", "FINISHED")]
 
     removed = play(collections_path, flink_state="absent", **names)
-    assert sorted(removed.changed) == ["JobManager running the application", "TaskManagers"]
+    assert sorted(removed.changed) == ["Application cluster"]
     assert not [s for s in client.services.list() if s.name.startswith(prefix)]
     client.close()

@@ -1,6 +1,6 @@
 """The example playbook playbooks/session_swarm.yml with the test-bed inventory, as a user runs it after
-playbooks/swarm.yml: the overlay network from the network role, a session cluster comes up with its TaskManagers registered, a second run changes
-nothing, flink_state=absent removes it."""
+playbooks/swarm.yml: the overlay network from the network role, a session cluster (flink_session, platform swarm)
+comes up with its TaskManagers registered, a second run changes nothing, flink_state=absent removes it."""
 
 from __future__ import annotations
 
@@ -32,11 +32,12 @@ def test_session_playbook(swarm, prefix, collections_path):
     first = play(collections_path, **names)
     network_task = [t for t in first.changed if t.endswith("Network %s" % prefix)]
     assert len(network_task) == 1  # the role flinkops.flink.network made the overlay network
-    assert sorted(set(first.changed) - set(network_task)) == ["JobManager", "TaskManagers"]
+    assert sorted(set(first.changed) - set(network_task)) == ["Session cluster"]
     network = swarm.client().api.inspect_network(prefix)
     assert (network["Driver"], network["Scope"], network["Attachable"]) == ("overlay", "swarm", True)
-    assert not [a for a in first.task("JobManager")["actions"] if a.startswith("create_network")]
-    assert first.task("TaskManagers")["taskmanagers"] == ["%s-taskmanager-1" % prefix]
+    cluster = first.task("Session cluster")
+    assert not [a for a in cluster["actions"] if a["target"].startswith("network")]  # the role's network is used
+    assert [t["id"] for t in cluster["taskmanagers"]] == ["%s-taskmanager-1" % prefix]
     url = "http://%s:18082" % swarm.address(swarm.manager)
     assert "Flink web UI: %s" % url in first.task("Show the web UI and the TaskManagers")["msg"]
     with urllib.request.urlopen(url + "/overview", timeout=10) as response:
@@ -46,7 +47,9 @@ def test_session_playbook(swarm, prefix, collections_path):
     assert again.changed == []
 
     removed = play(collections_path, flink_state="absent", **names)
-    assert sorted(removed.changed) == ["Remove the JobManager", "TaskManagers"]
+    assert sorted(removed.changed) == ["Session cluster"]
+    assert [a["target"] for a in removed.task("Session cluster")["actions"]] == [
+        "service %s-taskmanager" % prefix, "service %s-jobmanager" % prefix]  # the role's network stays
     client = swarm.client()
     assert not [s for s in client.services.list() if s.name.startswith(prefix)]
     client.close()

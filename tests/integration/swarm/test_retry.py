@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import (
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import (
     is_out_of_sequence, retry_out_of_sequence)
 
 pytestmark = [pytest.mark.swarm]

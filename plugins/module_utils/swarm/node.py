@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import APIError, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, docker_client
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import retry_out_of_sequence
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import retry_out_of_sequence
 
 RESERVED_LABEL_PREFIX = "org.flinkops."
 

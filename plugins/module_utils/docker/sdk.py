@@ -11,7 +11,7 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DEFAULT_DOCKER_HOST
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DEFAULT_DOCKER_HOST
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 
 DOCKER_IMPORT_ERROR = None

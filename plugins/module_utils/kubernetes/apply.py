@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import ApiException
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException
 
 try:
     from kubernetes.dynamic import DynamicClient

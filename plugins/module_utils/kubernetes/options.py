@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 
 # kubernetes.core's connection options and their K8S_AUTH_* fallbacks (k8s_common re-exports them).
 K8S_ARGUMENT_SPEC = dict(
@@ -61,27 +60,7 @@ NATIVE_ARGUMENT_SPEC = dict(
 )
 NATIVE_ARGUMENT_SPEC.update(K8S_CONNECTION_SPEC)
 
-# Options that exist for Docker only, and what to use on Kubernetes instead.
-DOCKER_ONLY = {
-    "mounts": "pod_template (volumes of the flink-main-container) or secrets",
-    "conf_dir": "flink_config and log_level",
-    "network": "nothing: pods use the cluster network",
-    "rest_port": "rest_exposure (NodePort or LoadBalancer)",
-}
-# Options that exist for Kubernetes only (their empty values are the defaults).
-K8S_ONLY = ("namespace", "service_account", "image_pull_secrets", "rest_exposure", "high_availability",
-            "pod_template", "node_selector", "tolerations", "annotations", "secrets", "env_secrets", "log_level",
-            "mode")
 
-
-def check_platform_options(params):
-    """Options of the other platform are refused, naming the option (nothing is touched yet)."""
-    if params.get("platform") == "kubernetes":
-        return
-    for option in K8S_ONLY:
-        if params.get(option):
-            raise SpecError("applies to platform kubernetes only", option=option,
-                            hint="Remove it, or set platform=kubernetes")
-    if (params.get("jobmanager") or {}).get("replicas") not in (None, 1):
-        raise SpecError("standby JobManagers are supported on platform kubernetes only",
-                        option="jobmanager.replicas", hint="Remove it, or set platform=kubernetes")
+def connection_params(params):
+    """Our option names mapped to kubernetes.common's (kubernetes.core's primary names)."""
+    return dict((name, params.get(_ALIAS_NAME.get(name, name))) for name in K8S_ARGUMENT_SPEC)

@@ -23,7 +23,7 @@ import threading
 import types
 from urllib.parse import quote, urlencode
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_common import DEFAULT_DOCKER_HOST
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DEFAULT_DOCKER_HOST
 from ansible_collections.flinkops.flink.plugins.module_utils.http_keepalive import TRANSPORT_ERRORS, KeptAlive
 
 __all__ = ["APIError", "DockerApi", "DockerException", "ImageNotFound", "NotFound", "convert_filters"]
@@ -177,7 +177,7 @@ class DockerApi(object):
     def _client(self):
         with self._lock:  # threads that create containers side by side may ask first at the same time
             if self._sdk_client is None:
-                from ansible_collections.flinkops.flink.plugins.module_utils import docker_sdk
+                from ansible_collections.flinkops.flink.plugins.module_utils.docker import sdk as docker_sdk
                 self._sdk_client = (docker_sdk.docker_client(self.params), docker_sdk)
         return self._sdk_client
 

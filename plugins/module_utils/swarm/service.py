@@ -18,13 +18,13 @@ import json
 import re
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound, docker_client
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     FlinkVersion, check_keys, render_properties, version_from_image)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import parse_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm_retry import retry_out_of_sequence
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import retry_out_of_sequence
 
 try:
     from docker import types as docker_types
@@ -73,7 +73,12 @@ def tm_host(taskmanager):
 class ServiceSpec(object):
     """The validated desired state, as plain data (hashable, shown in diff)."""
 
-    def __init__(self, params):
+    def __init__(self, params, system_labels=None, entrypoint=None, secrets=None, inputs_hash=None):
+        """``params``: flink_swarm_service's options. The cluster platform (platforms/swarm.py) adds what users of
+        the single service do not set: ``system_labels`` (org.flinkops.* on the service), an ``entrypoint``
+        (the container's command; args follow it), ``secrets`` ([{name, target}], swarm secrets as files under
+        /run/secrets) and ``inputs_hash``: the hash that decides whether the service is updated (default: of
+        everything the service is made of)."""
         self.params = params
         self.name = params["name"]
         if len(self.name) > 50:
@@ -158,7 +163,12 @@ class ServiceSpec(object):
             "container_labels": dict((str(k), str(v)) for k, v in (params.get("container_labels") or {}).items()),
             "hostname": params.get("hostname") or "",
         }
-        self.hash = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+        if entrypoint:
+            self.data["entrypoint"] = list(entrypoint)
+        if secrets:
+            self.data["secrets"] = list(secrets)
+        self.hash = inputs_hash or hashlib.sha256(json.dumps(self.data, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+        self.data["labels"].update(system_labels or {})
 
     def view(self):
         return json.loads(json.dumps(self.data))
@@ -166,11 +176,11 @@ class ServiceSpec(object):
 
 class SwarmService(object):
 
-    def __init__(self, params, spec, check_mode=False):
+    def __init__(self, params, spec, check_mode=False, client=None):
         self.params = params
         self.spec = spec
         self.check_mode = check_mode
-        self.client = docker_client(params)
+        self.client = client or docker_client(params)
         self.failed_before = set()
         self.pending_since = {}
         self.warnings = []
@@ -251,21 +261,27 @@ class SwarmService(object):
                 raise SpecError("network %s exists with driver %s (scope %s); a service needs an overlay network" % (
                     name, existing.get("Driver"), existing.get("Scope")), option="networks",
                     hint="Use another network name, or remove that network first")
+        return actions + self.plan_service(actual)
+
+    def plan_service(self, actual):
+        """The service's own action (create or update), networks aside; ``actual`` is its inspect or None."""
         if actual is None:
-            actions.append(("create", "service %s" % self.spec.name))
-        else:
-            labels = (actual.get("Spec") or {}).get("Labels") or {}
-            reasons = []
-            if labels.get(HASH_LABEL) != self.spec.hash:
-                reasons.append("spec changed")
-            digest = self.digest()
-            running = self.running_digest(actual)
-            if digest and digest != running:
-                reasons.append("image %s is now %s, the service runs %s" % (
-                    self.spec.data["image"], digest, running or "the tag without a digest"))
-            if reasons:
-                actions.append(("update", "service %s (%s)" % (self.spec.name, "; ".join(reasons))))
-        return actions
+            return [("create", "service %s" % self.spec.name)]
+        reasons = self.update_reasons(actual)
+        return [("update", "service %s (%s)" % (self.spec.name, "; ".join(reasons)))] if reasons else []
+
+    def update_reasons(self, actual, changed="spec changed"):
+        """Why the running service ``actual`` differs from the spec: its hash, or a new image digest."""
+        labels = (actual.get("Spec") or {}).get("Labels") or {}
+        reasons = []
+        if labels.get(HASH_LABEL) != self.spec.hash:
+            reasons.append(changed)
+        digest = self.digest()
+        running = self.running_digest(actual)
+        if digest and digest != running:
+            reasons.append("image %s is now %s, the service runs %s" % (
+                self.spec.data["image"], digest, running or "the tag without a digest"))
+        return reasons
 
     # -- building ------------------------------------------------------------------------------------
     def _healthcheck(self):
@@ -284,8 +300,11 @@ class SwarmService(object):
         for m in d["mounts"]:
             mounts.append(docker_types.Mount(target=m["target"], source=m.get("source") or "", type=m.get("type") or "bind",
                                              read_only=bool(m.get("read_only"))))
+        secrets = [docker_types.SecretReference(self.secret_id(s["name"]), s["name"], filename=s["target"])
+                   for s in d.get("secrets") or []] or None
         container = docker_types.ContainerSpec(
-            image=self.pinned_image(), args=[d["command"]] + d["args"], env=d["env"], mounts=mounts,
+            image=self.pinned_image(), command=d.get("entrypoint"), args=[d["command"]] + d["args"], env=d["env"],
+            mounts=mounts, secrets=secrets,
             labels=dict(d["container_labels"], **{ROLE_LABEL: d["command"]}),
             hostname=d["hostname"] or None, healthcheck=self._healthcheck())
         res = d["resources"]
@@ -307,6 +326,12 @@ class SwarmService(object):
                                                             for p in d["preferences"]] or None)
         return docker_types.TaskTemplate(container_spec=container, resources=resources, restart_policy=restart,
                                          placement=placement, networks=[{"Target": i} for i in network_ids] or None)
+
+    def secret_id(self, name):
+        found = [s for s in self.client.api.secrets(filters={"name": name}) if s["Spec"]["Name"] == name]
+        if not found:
+            raise BackendError("swarm secret %s does not exist" % name, option="flink_config_secrets")
+        return found[0]["ID"]
 
     def _service_kwargs(self, network_ids):
         d = self.spec.data

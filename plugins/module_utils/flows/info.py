@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
+
 
 def gather(rest, include_config=True, include_jobs=True):
     overview = rest.overview()
@@ -45,3 +49,20 @@ def gather(rest, include_config=True, include_jobs=True):
             "tasks": job.get("tasks"),
         } for job in rest.jobs()]
     return facts
+
+
+def run_info(module):
+    """flink_info: find the cluster's REST API on its platform and gather the facts (changes nothing)."""
+    params = module.params
+    try:
+        url = params["rest_url"]
+        if not url:
+            require_sdk(module, params)
+            url = find_rest_url(params, params["name"])
+        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+        if params["wait"]:
+            rest.wait_up(params["wait_timeout"], 0.5)
+        facts = gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"])
+    except FlinkOpsError as exc:
+        fail(module, exc)
+    module.exit_json(changed=False, **facts)

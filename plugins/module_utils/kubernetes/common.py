@@ -9,13 +9,14 @@ Modules add ``K8S_ARGUMENT_SPEC`` to their argument spec, call ``require_kuberne
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_options import K8S_ARGUMENT_SPEC
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import K8S_ARGUMENT_SPEC
 
 K8S_IMPORT_ERROR = None
 try:
@@ -33,8 +34,8 @@ except ImportError:
     class ConfigException(Exception):  # type: ignore[no-redef]
         """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
 
-__all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "k8s_api_client",
-           "require_kubernetes"]
+__all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "api_error",
+           "k8s_api_client", "require_kubernetes"]
 
 
 def require_kubernetes(module):
@@ -87,3 +88,14 @@ def k8s_api_client(params):
     if params.get("proxy"):
         configuration.proxy = params["proxy"]
     return kubernetes.client.ApiClient(configuration)
+
+
+def api_error(exc):
+    """The API server's message of an ApiException."""
+    try:
+        body = json.loads(exc.body or "{}")
+        if body.get("message"):
+            return "%s (HTTP %s)" % (body["message"], exc.status)
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return "HTTP %s %s" % (getattr(exc, "status", "?"), getattr(exc, "reason", "") or "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_sdk import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound, docker_client
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 
 try:

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An application cluster in Flink's native Kubernetes mode (``--target kubernetes-application``).
 
-It plugs into the application flow of docker_application.run_application (same states, upgrade modes and
-state-saving steps): it offers the same methods as DockerApplication. The job jar is ``local://`` (in the
+It implements the application side of the platform contract (platform.ApplicationPlatform), so the application
+flow of flows/application.py runs it with the same states, upgrade modes and state-saving steps as elsewhere. The job jar is ``local://`` (in the
 image or a volume of the pod template), a remote URL Flink fetches (http(s), s3, ...), or a file on the host
 that runs the module, uploaded by Flink's client (``kubernetes.artifacts.local-upload-enabled``) to the
 ``kubernetes.artifacts.local-upload-target`` of flink_config. A suspended application is remembered by a
@@ -18,16 +18,13 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker_application import ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import RETENTION_KEY, ApplicationJob
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, check_jar_class, file_sha256, name_prefix
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_common import ApiException
-from ansible_collections.flinkops.flink.plugins.module_utils.k8s_native import K8sNativeCluster, api_error
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.job import check_jar_class, file_sha256
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
+from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
+from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import K8sNativeCluster
 
-LABEL_SAVEPOINT = "org.flinkops.savepoint"
-LABEL_JOB_ID = "org.flinkops.job-id"
-LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
 ANNOTATION_PREFIX = "flinkops.org/"
 UPLOAD_TARGET = "kubernetes.artifacts.local-upload-target"
 
@@ -66,32 +63,16 @@ class K8sApplicationJob(ApplicationJob):
                             hint="Use local://, http(s)://, or a filesystem Flink has a plugin for (s3://, hdfs://)")
 
 
-class K8sNativeApplication(K8sNativeCluster):
+class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
     kind = "application"
 
     def __init__(self, module, spec):
         super(K8sNativeApplication, self).__init__(module, spec)
-        self.job = K8sApplicationJob(module.params, spec) if module.params.get("state") != "absent" else None
-        self.job_id = None
-        self.restore_from = None
-
-    # Flow interface of docker_application.run_application -----------------------------------------
-    def read(self):
-        actual = super(K8sNativeApplication, self).read()
-        actual["jobmanager"] = actual["deployment"]
-        actual["taskmanagers"] = {}
-        return actual
+        if module.params.get("state") != "absent":
+            self.job = K8sApplicationJob(module.params, spec)
 
     def extra_view(self):
         return {"job": self.job.view()} if self.job is not None else {}
-
-    def new_job_id(self):
-        if self.job_id is None and self.job.job_id:
-            self.job_id = self.job.job_id
-        if self.job_id is None:
-            self.job_id = "%s%s%08x" % (name_prefix(self.spec.name), self.job.digest(),
-                                        int(time.time() * 1000) & 0xFFFFFFFF)
-        return self.job_id
 
     def flink_settings(self):
         conf = super(K8sNativeApplication, self).flink_settings()
@@ -102,7 +83,7 @@ class K8sNativeApplication(K8sNativeCluster):
         if self.job.parallelism:
             conf["parallelism.default"] = self.job.parallelism
         if self.job.upgrade_mode == "last-state":
-            conf.setdefault("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+            conf.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
         if self.restore_from:
             conf["execution.savepoint.path"] = self.restore_from
             conf["execution.savepoint.ignore-unclaimed-state"] = bool(self.job.allow_non_restored_state)
@@ -146,16 +127,6 @@ class K8sNativeApplication(K8sNativeCluster):
         """Savepoint paths are read by the JobManager pod; Flink reports a missing one when the job starts."""
         return None
 
-    def active_job(self, actual):
-        if actual["deployment"] is None:
-            return None
-        try:
-            jobs = self.rest().jobs()
-        except RestUnavailable:
-            return None
-        active = [j for j in jobs if j.get("state") in ACTIVE]
-        return active[0] if active else (jobs[0] if jobs else None)
-
     # The record of a suspended application -----------------------------------------------------------
     def record_name(self):
         return "flinkops-%s-state" % self.spec.name
@@ -168,7 +139,9 @@ class K8sNativeApplication(K8sNativeCluster):
                 return None
             raise BackendError("reading the state record of %s failed: %s" % (self.spec.name, api_error(exc)))
         annotations = cm.metadata.annotations or {}
-        return dict((LABEL_PREFIX_MAP.get(k, k), v) for k, v in annotations.items())
+        return {"savepoint": annotations.get(ANNOTATION_PREFIX + "savepoint") or None,
+                "job_id": annotations.get(ANNOTATION_PREFIX + "job-id") or None,
+                "suspended_at": annotations.get(ANNOTATION_PREFIX + "suspended-at")}
 
     def write_record(self, savepoint, job_id):
         self.delete_record()
@@ -188,7 +161,3 @@ class K8sNativeApplication(K8sNativeCluster):
         except ApiException as exc:
             if exc.status != 404:
                 raise BackendError("deleting the state record of %s failed: %s" % (self.spec.name, api_error(exc)))
-
-
-LABEL_PREFIX_MAP = {ANNOTATION_PREFIX + "savepoint": LABEL_SAVEPOINT, ANNOTATION_PREFIX + "job-id": LABEL_JOB_ID,
-                    ANNOTATION_PREFIX + "suspended-at": LABEL_SUSPENDED_AT}

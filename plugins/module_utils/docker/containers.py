@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a Flink container on Docker is made of, and how it is created.
+
+``DockerContainers`` is a mixin of the Docker platforms (platforms/docker.py, platforms/docker_application.py): the
+Flink configuration of each role, the inputs whose hash decides whether a container is recreated, the start command,
+and the creation itself (the configuration file put into the created container before it starts). It needs
+``self.spec``, ``self.api`` (docker.api.DockerApi), ``self.image`` (docker.image.DockerImage), ``jm_name()``,
+``tm_name()`` and ``desired_view()``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import single_file_tar
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import (
+    FLINK_HOME, LABEL_MANAGED, MANAGED_BY, short_error)
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import digest
+
+LABEL_CLUSTER = "org.flinkops.cluster"
+LABEL_ROLE = "org.flinkops.role"
+LABEL_INDEX = "org.flinkops.index"
+LABEL_HASH = "org.flinkops.hash"
+LABEL_SPEC = "org.flinkops.spec"
+LABEL_KIND = "org.flinkops.kind"
+# Defaults of ours for a container's start, below the user's flink_config and not part of the desired state
+# (like the image's own defaults; changing them does not recreate running containers). A TaskManager that starts
+# before the JobManager's ResourceManager answers retries after cluster.registration.error-delay, 10 s by
+# default: most of a deployment's wait. Retrying every second costs a connection attempt.
+START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
+# Environment variables the image's entrypoint turns into configuration (besides FLINK_PROPERTIES, which the spec
+# does not allow in env): when the user sets one, containers start through the entrypoint's role commands.
+ENTRYPOINT_CONFIG_ENV = ("TASK_MANAGER_NUMBER_OF_TASK_SLOTS", "TASK_MANAGER_HOST")
+
+
+class DockerContainers(object):
+    """The containers of a Docker cluster: their settings, inputs and creation."""
+
+    def flink_settings(self, role, index=None):
+        """The Flink configuration a container gets (what the module manages plus the user's)."""
+        spec = self.spec
+        config = {
+            "jobmanager.rpc.address": self.jm_name(),
+            "jobmanager.rpc.port": 6123,
+            "jobmanager.bind-host": "0.0.0.0",
+            "rest.address": self.jm_name(),
+            "rest.bind-address": "0.0.0.0",
+            "blob.server.port": 6124,
+            "query.server.port": 6125,
+        }
+        if role == "jobmanager":
+            config["jobmanager.memory.process.size"] = "%db" % spec.jm_memory
+        else:
+            config["taskmanager.memory.process.size"] = "%db" % spec.tm_memory
+            config["taskmanager.numberOfTaskSlots"] = spec.tm_slots
+            config["taskmanager.bind-host"] = "0.0.0.0"
+            config["taskmanager.host"] = self.tm_name(index)
+            config["taskmanager.resource-id"] = self.tm_name(index)
+        config.update(spec.flink_config)
+        config.update(spec.secret_config)
+        return config
+
+    def container_inputs(self, role, index=None):
+        """Everything a container is created from; its hash decides whether it must be recreated."""
+        spec = self.spec
+        return {
+            "role": role,
+            "index": index,
+            "image_id": self.image_id(),
+            "command": ["jobmanager"] if role == "jobmanager" else ["taskmanager"],
+            "config": self.flink_settings(role, index),
+            "version": str(spec.version),
+            "env": spec.env,
+            "plugins": spec.plugins,
+            "mounts": spec.mounts,
+            "conf_dir": spec.conf_dir,
+            "memory": spec.jm_memory if role == "jobmanager" else spec.tm_memory,
+            "cpu": spec.jm_cpu if role == "jobmanager" else spec.tm_cpu,
+            "rest_port": spec.rest_port if role == "jobmanager" else None,
+            "rest_bind_address": spec.rest_bind_address if role == "jobmanager" else None,
+            "network": spec.network,
+            "labels": spec.labels,
+            "restart_policy": spec.restart_policy,
+            "kind": self.kind,
+            "extra": self.extra_inputs(role),
+        }
+
+    def extra_inputs(self, role):
+        """Subclasses add what else defines their containers (e.g. an application's job)."""
+        return None
+
+    def command(self, role):
+        return ["jobmanager"] if role == "jobmanager" else ["taskmanager"]
+
+    def start_command(self, role):
+        """The container's command: the image's role command (``jobmanager``, ``taskmanager``, ``standalone-job``),
+        or, when the module writes the complete configuration file itself, Flink's own start script passed through
+        the entrypoint. The entrypoint's configuration step parses the file with a JVM (the official image's as
+        well as ours); with nothing left for it to do, skipping it saves a JVM start per container. The entrypoint
+        still enables plugins, sets up jemalloc and drops to the flink user for pass-through commands."""
+        command = self.command(role)
+        if self.spec.conf_dir or any(key in self.spec.env for key in ENTRYPOINT_CONFIG_ENV):
+            return command
+        return ["%s/bin/%s.sh" % (FLINK_HOME, command[0]), "start-foreground"] + command[1:]
+
+    def _create_together(self, actions):
+        """New containers are created and started at the same time (a deployment, a scale-up): their JVMs start
+        together as with ``docker run`` of each, instead of one Docker round trip (create, put the config, start)
+        after the other. All are attempted; the first failure is raised after the others finished."""
+        if not self.spec.conf_dir:
+            self.image_conf()  # read once, before the threads
+        self.resolve_plugins()
+        errors = []
+
+        def create(action):
+            try:
+                self._create(action.role, action.index)
+            except DockerException as exc:
+                errors.append(BackendError("%s failed: %s" % (action.describe(), short_error(exc))))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create, args=(action,), name="create-%s" % action.target)
+                   for action in actions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def _create(self, role, index):
+        spec = self.spec
+        name = self.jm_name() if role == "jobmanager" else self.tm_name(index)
+        inputs = self.container_inputs(role, index)
+        labels = dict(spec.labels)
+        labels.update({LABEL_CLUSTER: spec.name, LABEL_ROLE: role, LABEL_HASH: digest(inputs),
+                       LABEL_KIND: self.kind, LABEL_MANAGED: MANAGED_BY})
+        if index is not None:
+            labels[LABEL_INDEX] = str(index)
+        if role == "jobmanager":
+            labels[LABEL_SPEC] = json.dumps(self.desired_view(), sort_keys=True)
+        else:  # TaskManagers are recreated without the JobManager: each keeps its own part of the view
+            labels[LABEL_SPEC] = json.dumps({"taskmanager": self.desired_view().get("taskmanager")}, sort_keys=True)
+        env = dict(spec.env)
+        env["JOB_MANAGER_RPC_ADDRESS"] = self.jm_name()
+        plugins = self.resolve_plugins()
+        if plugins:
+            env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(plugins)
+        settings = self.flink_settings(role, index)
+        if spec.conf_dir:
+            env["FLINK_PROPERTIES"] = render_properties(settings, spec.version)
+        mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
+                  for m in spec.mounts]
+        if spec.conf_dir:
+            mounts.append(self.api.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind", read_only=True))
+        memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
+        cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
+        host_config_args = dict(mounts=mounts, mem_limit=memory, network_mode=spec.network,
+                                restart_policy={"Name": spec.restart_policy} if spec.restart_policy != "no" else None,
+                                init=False)
+        if cpu:
+            host_config_args["nano_cpus"] = int(cpu * 1e9)
+        ports = None
+        if role == "jobmanager" and spec.rest_port:
+            host_config_args["port_bindings"] = {spec.rest_container_port: (spec.rest_bind_address, spec.rest_port)}
+            ports = [spec.rest_container_port]
+        host_config = self.api.create_host_config(**host_config_args)
+        networking = self.api.create_networking_config(
+            {spec.network: self.api.create_endpoint_config(aliases=[name])})
+        created = self.api.create_container(spec.image, command=self.start_command(role), name=name, hostname=name,
+                                            environment=env, labels=labels, ports=ports, host_config=host_config,
+                                            networking_config=networking)
+        if not spec.conf_dir:
+            file_name, defaults = self.image_conf()
+            merged = dict(defaults)
+            merged.update(START_DEFAULTS)
+            merged.update(settings)
+            self.api.put_archive(created["Id"], FLINK_HOME + "/conf",
+                                 single_file_tar(file_name, render(merged, file_name == "config.yaml")))
+        self.api.start(created["Id"])

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The session-job flow (flink_job): find the cluster's REST API on its platform, plan the job's action, apply it
+with the state-saving step its upgrade mode asks for, wait until the job runs."""
+
+from __future__ import annotations
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
+
+
+def _state_word(job):
+    if job is None:
+        return "none"
+    state = job.get("state")
+    if state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING", "RECONCILING"):
+        return "running"
+    return state.lower() if state else "none"
+
+
+def run_job(module):
+    params = module.params
+    result = {"changed": False, "action": None}
+    try:
+        spec = JobSpec(params)
+        url = params["rest_url"]
+        if not url:
+            require_sdk(module, params)
+            url = find_rest_url(params, params["cluster"])
+        result["rest_url"] = url
+        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+        timeout, sleep = params["wait_timeout"], params["wait_sleep"]
+        rest.wait_up(timeout if params["wait"] else 0, sleep)
+
+        job = SessionJob(module, rest, spec)
+        control = job.control
+        (action, reason), current, start_from = job.plan(params["state"])
+        if params["state"] == "absent" and action is None and job.own_jars():
+            action, reason = "delete-jars", "the job's uploaded jars are still on the cluster"
+        result.update(action=action, reason=reason, changed=action is not None)
+        if current:
+            result.update(job_id=current["jid"], job_state=current.get("state"))
+        if module._diff:
+            before = {"state": "none"}
+            if current:
+                before = dict(job.running_view(current) or {"spec_hash": job.running_hash(current)},
+                              state=_state_word(current))
+            after = dict(spec.view(), state=params["state"]) if params["state"] == "running" else {"state": params["state"]}
+            result["diff"] = {"before": before, "after": before if action is None else after}
+        if params["state"] == "running":
+            result["jar_id"] = job.jar_id(upload=False)[0]
+        if module.check_mode or action is None:
+            if action is None and params["state"] == "running" and params["wait"] and current:
+                result["job_state"] = control.wait_running(current["jid"], timeout, sleep)
+            module.exit_json(**result)
+
+        if action == "cancel":
+            result["job_state"] = control.cancel(current["jid"], timeout, sleep)
+        elif action == "suspend":
+            result["savepoint"] = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
+            result["job_state"] = "FINISHED"
+        elif action == "savepoint":
+            result["savepoint"] = control.trigger_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
+        elif action in ("submit", "resume", "upgrade"):
+            savepoint = start_from
+            if action == "upgrade":
+                if spec.upgrade_mode == "savepoint":
+                    savepoint = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
+                    result["last_savepoint"] = savepoint
+                elif spec.upgrade_mode == "last-state":
+                    savepoint = control.cancel_keeping_last_state(current["jid"], "upgrade_mode", timeout, sleep)
+                else:
+                    control.cancel(current["jid"], timeout, sleep)
+            job_id, jar_id = job.submit(savepoint_path=savepoint)
+            result.update(job_id=job_id, jar_id=jar_id, job_state="SUBMITTED", savepoint=savepoint)
+            if params["wait"]:
+                result["job_state"] = control.wait_running(job_id, timeout, sleep)
+        if params["state"] == "absent":
+            for jar in job.own_jars():
+                rest.delete_jar(jar["id"])
+    except FlinkOpsError as exc:
+        fail(module, exc, **result)
+    module.exit_json(**result)

@@ -1,0 +1,497 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Flink cluster in Flink's native Kubernetes mode: read, plan, apply, wait.
+
+Flink's own client (``bin/kubernetes-session.sh``, ``bin/flink run --target kubernetes-application``) creates
+the JobManager Deployment ``<cluster id>``, its Services and ConfigMaps; the JobManager then starts TaskManager
+pods itself when jobs need slots. Everything Flink creates is owned by the Deployment, except the high
+availability ConfigMaps, which the module removes itself with ``state=absent``.
+
+The module runs the client on the host that executes the module (``flink_home``), with a configuration
+directory of its own. After a deployment it annotates the Deployment with a hash of the spec and the spec's
+public view: a later run compares the hash to detect an unchanged spec, and diff mode shows the view.
+The REST API is reached through the API server's service proxy, so the kubeconfig is all the module needs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, k8s_api_client
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import RightsCheck
+from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, digest
+from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+
+ANNOTATION_HASH = "flinkops.org/spec-hash"
+ANNOTATION_SPEC = "flinkops.org/spec"
+ANNOTATION_MANAGED = "flinkops.org/managed-by"
+MANAGED_BY = "flinkops.flink"
+# Reasons a container waits for that do not resolve by waiting.
+FATAL_WAITING = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                 "CreateContainerConfigError", "CreateContainerError")
+
+
+class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
+    """A session cluster in Flink's native Kubernetes mode."""
+
+    platform = "kubernetes"
+    mode = "native"
+    kind = "session"
+    # Flink's ResourceManager starts TaskManager pods for the jobs it runs: replicas is the number kept without jobs.
+    default_taskmanagers = 0
+    standby_jobmanagers = True
+
+    def __init__(self, module, spec):
+        super(K8sNativeCluster, self).__init__(module, spec)
+        self.native = NativeSpec(module.params, spec, module.params.get("state"))
+        for warning in self.native.warnings:
+            module.warn(warning)
+        self.api_client = k8s_api_client(connection_params(module.params))
+        import kubernetes
+        self.k8s = kubernetes
+        self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.apps = kubernetes.client.AppsV1Api(self.api_client)
+        self.authz = kubernetes.client.AuthorizationV1Api(self.api_client)
+        self._seen = None
+
+    # Names --------------------------------------------------------------------------------------
+    @property
+    def cluster_id(self):
+        return self.spec.name
+
+    @property
+    def namespace(self):
+        return self.native.namespace
+
+    def selector(self, extra=None):
+        return "app=%s,type=flink-native-kubernetes%s" % (self.cluster_id, ("," + extra) if extra else "")
+
+    # Actual state -------------------------------------------------------------------------------
+    def read(self):
+        ns, cid = self.namespace, self.cluster_id
+        try:
+            try:
+                self.core.read_namespace(ns)
+            except ApiException as exc:
+                if exc.status == 404:
+                    raise SpecError("namespace %s does not exist" % ns, option="namespace",
+                                    hint="Create it first (role flinkops.flink.k8s_namespace, or kubectl create "
+                                         "namespace %s)" % ns)
+                if exc.status != 403:  # a namespaced user may not read namespaces: go on
+                    raise
+            deployment = self._get(self.apps.read_namespaced_deployment, cid)
+            services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in (cid, cid + "-rest"))
+            configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
+            pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
+        except ApiException as exc:
+            raise BackendError("reading cluster %s in namespace %s failed: %s" % (cid, ns, api_error(exc)))
+        ha = [c for c in configmaps if is_ha_configmap(c, cid)]
+        return {"deployment": deployment, "services": services, "configmaps": configmaps, "ha_configmaps": ha,
+                "pods": pods}
+
+    def _get(self, reader, name):
+        try:
+            return reader(name, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    @staticmethod
+    def _annotations(obj):
+        return (obj.metadata.annotations or {}) if obj is not None else {}
+
+    def exists(self, actual):
+        return actual["deployment"] is not None or bool(actual["ha_configmaps"])
+
+    def has_jobmanager(self, actual):
+        return actual["deployment"] is not None
+
+    def before_view(self, actual):
+        deployment = actual["deployment"]
+        if deployment is None:
+            return {}
+        try:
+            view = json.loads(self._annotations(deployment).get(ANNOTATION_SPEC) or "{}")
+        except ValueError:
+            view = {}
+        return dict(view or {"name": self.cluster_id}, state="present")
+
+    # Desired state ------------------------------------------------------------------------------
+    def desired_view(self):
+        spec, native = self.spec, self.native
+        view = {
+            "name": spec.name,
+            "platform": "kubernetes",
+            "mode": "native",
+            "namespace": native.namespace,
+            "service_account": native.service_account,
+            "flink_version": str(spec.version) if spec.version else None,
+            "image": spec.image,
+            "image_pull": spec.image_pull,
+            "image_pull_secrets": list(native.pull_secrets),
+            "jobmanager": {"memory": format_memory(spec.jm_memory), "cpu": spec.jm_cpu, "replicas": native.jm_replicas},
+            "taskmanager": {"memory": format_memory(spec.tm_memory), "cpu": spec.tm_cpu, "replicas": native.tm_min,
+                            "slots": spec.tm_slots},
+            "flink_config": dict(spec.flink_config),
+            "flink_config_secrets": dict((k, "********") for k in spec.secret_config),
+            "env": dict(spec.env),
+            "plugins": list(spec.plugins),
+            "rest_exposure": native.exposure,
+            "high_availability": {"enabled": native.ha, "storage_dir": native.ha_storage},
+            "labels": dict(spec.labels),
+            "annotations": dict(native.annotations),
+            "node_selector": dict(native.node_selector),
+            "tolerations": native.tolerations,
+            "secrets": list(native.secrets),
+            "env_secrets": list(native.env_secrets),
+            "pod_template": native.pod_template,
+            "log_level": native.log_level,
+        }
+        view.update(self.extra_view())
+        return view
+
+    def extra_view(self):
+        return {}
+
+    def spec_hash(self):
+        """Hash of what the pods are made of. The log level is not in it: it changes on the running cluster."""
+        secrets = digest(sorted((k, str(v)) for k, v in self.spec.secret_config.items()))
+        view = dict(self.desired_view())
+        view.pop("log_level", None)
+        return digest({"view": view, "secrets": secrets})
+
+    def plugin_jars(self):
+        jars = []
+        for plugin in self.spec.plugins:
+            jars.append(plugin if plugin.endswith(".jar") else "%s-%s.jar" % (plugin, self.spec.version))
+        return jars
+
+    def flink_settings(self):
+        """The configuration the module gives Flink's client (shipped by Flink into the cluster's ConfigMap)."""
+        spec, native = self.spec, self.native
+        conf = {
+            "kubernetes.cluster-id": spec.name,
+            "kubernetes.namespace": native.namespace,
+            "kubernetes.service-account": native.service_account,
+            "kubernetes.container.image.ref": spec.image,
+            "kubernetes.container.image.pull-policy": PULL_POLICY[spec.image_pull],
+            "kubernetes.rest-service.exposed.type": native.exposure,
+            "jobmanager.memory.process.size": "%db" % spec.jm_memory,
+            "taskmanager.memory.process.size": "%db" % spec.tm_memory,
+            "taskmanager.numberOfTaskSlots": spec.tm_slots,
+            "execution.attached": False,
+        }
+        if native.pull_secrets:
+            conf["kubernetes.container.image.pull-secrets"] = ";".join(native.pull_secrets)
+        if spec.jm_cpu:
+            conf["kubernetes.jobmanager.cpu.amount"] = spec.jm_cpu
+        if spec.tm_cpu:
+            conf["kubernetes.taskmanager.cpu.amount"] = spec.tm_cpu
+        if native.jm_replicas > 1:
+            conf["kubernetes.jobmanager.replicas"] = native.jm_replicas
+        if native.ha:
+            conf["high-availability.type"] = "kubernetes"
+            conf["high-availability.storageDir"] = native.ha_storage
+        if native.tm_min:
+            conf["slotmanager.number-of-slots.min"] = native.tm_min * spec.tm_slots
+        for key, value in spec.env.items():
+            conf["containerized.master.env.%s" % key] = value
+            conf["containerized.taskmanager.env.%s" % key] = value
+        if spec.plugins:
+            conf["containerized.master.env.ENABLE_BUILT_IN_PLUGINS"] = ";".join(self.plugin_jars())
+            conf["containerized.taskmanager.env.ENABLE_BUILT_IN_PLUGINS"] = ";".join(self.plugin_jars())
+        for role in ("jobmanager", "taskmanager"):
+            if spec.labels:
+                conf["kubernetes.%s.labels" % role] = dict(spec.labels)
+            if native.annotations:
+                conf["kubernetes.%s.annotations" % role] = dict(native.annotations)
+            if native.node_selector:
+                conf["kubernetes.%s.node-selector" % role] = dict(native.node_selector)
+            if native.tolerations:
+                conf["kubernetes.%s.tolerations" % role] = native.tolerations
+        if native.secrets:
+            conf["kubernetes.secrets"] = ",".join("%s:%s" % (s["name"], s["mount_path"]) for s in native.secrets)
+        if native.env_secrets:
+            conf["kubernetes.env.secretKeyRef"] = ";".join(
+                "env:%s,secret:%s,key:%s" % (s["env"], s["secret"], s["key"]) for s in native.env_secrets)
+        conf.update(spec.flink_config)
+        conf.update(spec.secret_config)
+        return conf
+
+    # Plan ---------------------------------------------------------------------------------------
+    def plan(self, actual, state):
+        deployment = actual["deployment"]
+        cid = self.cluster_id
+        if state == "absent":
+            actions = []
+            if deployment is not None:
+                actions.append(Action("remove", "deployment %s" % cid, "state is absent", "jobmanager"))
+            if actual["ha_configmaps"]:
+                actions.append(Action("remove", "high-availability configmaps %s" % ", ".join(
+                    sorted(c.metadata.name for c in actual["ha_configmaps"])), "state is absent", "ha"))
+            return actions
+        if deployment is None:
+            taken = [name for name, svc in actual["services"].items() if svc is not None]
+            if taken:
+                raise SpecError("Service(s) %s already exist in namespace %s without a Deployment %s" % (
+                    ", ".join(taken), self.namespace, cid), option="name",
+                    hint="Choose another cluster id, or remove what is left of the old cluster")
+            return [Action("create", "deployment %s" % cid, "missing", "jobmanager")]
+        annotations = self._annotations(deployment)
+        if annotations.get(ANNOTATION_MANAGED) != MANAGED_BY:
+            raise SpecError("a Deployment %s that this collection did not create exists in namespace %s" % (
+                cid, self.namespace), option="name",
+                hint="Cluster ids must be unique in a namespace: choose another name, or remove that Deployment")
+        if annotations.get(ANNOTATION_HASH) != self.spec_hash():
+            before = self.before_view(actual)
+            after = self.desired_view()
+            fields = sorted(k for k in set(before) | set(after) if k != "state" and before.get(k) != after.get(k))
+            return [Action("recreate", "deployment %s" % cid, "changed: %s" % (", ".join(fields) or "spec"),
+                           "jobmanager")]
+        if self.params.get("state") == "restarted":
+            return [Action("restart", "deployment %s" % cid, "state is restarted", "jobmanager")]
+        live = self.before_view(actual).get("log_level")
+        if live != self.native.log_level:
+            return [Action("update", "log level of %s" % cid, "log_level %s -> %s" % (
+                live or "default", self.native.log_level or "default"), "logging")]
+        return []
+
+    # Preflight ----------------------------------------------------------------------------------
+    def preflight(self, actions, actual):
+        if not actions or all(a.kind == "remove" for a in actions):
+            return
+        self.flink_home_check()
+        self.check_rights()
+
+    # Apply --------------------------------------------------------------------------------------
+    def apply(self, actions):
+        for action in actions:
+            if action.kind == "remove" and action.role == "jobmanager":
+                self.delete_deployment(wait=self.params.get("wait"))
+            elif action.kind == "remove" and action.role == "ha":
+                self.delete_ha_configmaps()
+            elif action.kind == "create":
+                self.deploy()
+            elif action.kind in ("recreate", "restart"):
+                self.delete_deployment(wait=True)
+                self.deploy()
+            elif action.kind == "update" and action.role == "logging":
+                self.update_log_level()
+
+    def update_log_level(self):
+        """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes
+        the file, and log4j's monitorInterval (30 s in Flink's log4j-console.properties) reloads it: the level
+        changes without a restart."""
+        name = "flink-config-%s" % self.cluster_id
+        key = "log4j-console.properties"
+        try:
+            cm = self.core.read_namespaced_config_map(name, self.namespace)
+        except ApiException as exc:
+            raise BackendError("reading ConfigMap %s failed: %s" % (name, api_error(exc)))
+        text = (cm.data or {}).get(key)
+        if text is None:
+            raise BackendError("ConfigMap %s has no %s (the cluster logs with logback?)" % (name, key),
+                               option="log_level", hint="Remove log_level, or recreate the cluster")
+        if "monitorInterval" not in text:
+            self.module.warn("%s in ConfigMap %s has no monitorInterval: log4j reads the new level only when "
+                             "the pods restart" % (key, name))
+        try:
+            self.core.patch_namespaced_config_map(name, self.namespace, {"data": {
+                key: set_root_level(text, self.native.log_level or "INFO")}})
+        except ApiException as exc:
+            raise BackendError("updating ConfigMap %s failed: %s" % (name, api_error(exc)))
+        self.mark()
+
+    def delete_deployment(self, wait=True):
+        try:
+            self.apps.delete_namespaced_deployment(
+                self.cluster_id, self.namespace,
+                body=self.k8s.client.V1DeleteOptions(propagation_policy="Foreground"))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise BackendError("deleting deployment %s failed: %s" % (self.cluster_id, api_error(exc)))
+        if not wait:
+            return
+
+        def probe():
+            actual = self.read()
+            left = [("deployment", self.cluster_id)] if actual["deployment"] is not None else []
+            left += [("pod", p.metadata.name) for p in actual["pods"]]
+            left += [("service", n) for n, s in actual["services"].items() if s is not None]
+            left += [("configmap", c.metadata.name) for c in actual["configmaps"] if c not in actual["ha_configmaps"]]
+            return not left, {"summary": "waiting for %s to go" % ", ".join("%s %s" % kv for kv in left)}
+        wait_for(probe, self.params.get("wait_timeout") or 300, self.params.get("wait_sleep") or 0.5,
+                 "the removal of cluster %s" % self.cluster_id)
+
+    def delete_ha_configmaps(self):
+        try:
+            found = self.core.list_namespaced_config_map(self.namespace, label_selector="app=%s" % self.cluster_id)
+            for cm in found.items:
+                if is_ha_configmap(cm, self.cluster_id):
+                    try:
+                        self.core.delete_namespaced_config_map(cm.metadata.name, self.namespace)
+                    except ApiException as exc:
+                        if exc.status != 404:
+                            raise
+        except ApiException as exc:
+            raise BackendError("deleting the high-availability ConfigMaps of %s failed: %s" % (
+                self.cluster_id, api_error(exc)))
+    def deploy(self):
+        self.run_client()
+        self.mark()
+
+    def mark(self):
+        """Annotate the Deployment with the spec hash and view (metadata only: the pods do not restart)."""
+        body = {"metadata": {"annotations": {ANNOTATION_HASH: self.spec_hash(),
+                                             ANNOTATION_SPEC: json.dumps(self.desired_view(), sort_keys=True),
+                                             ANNOTATION_MANAGED: MANAGED_BY}}}
+        try:
+            self.apps.patch_namespaced_deployment(self.cluster_id, self.namespace, body)
+        except ApiException as exc:
+            raise BackendError("annotating deployment %s failed: %s" % (self.cluster_id, api_error(exc)),
+                               hint="The cluster was created; the next run will recreate it to record its spec")
+
+    # Readiness ----------------------------------------------------------------------------------
+    def rest(self):
+        if self.params.get("rest_url"):
+            return FlinkRest(self.params["rest_url"], timeout=10)
+        return K8sProxyRest(self.api_client, self.namespace, self.cluster_id + "-rest", timeout=10)
+
+    def rest_url(self, actual=None):
+        if self.params.get("rest_url"):
+            return self.params["rest_url"]
+        service = (actual or {}).get("services", {}).get(self.cluster_id + "-rest") if actual else \
+            self._get(self.core.read_namespaced_service, self.cluster_id + "-rest")
+        if service is not None and service.spec.type == "NodePort":
+            port = service.spec.ports[0].node_port
+            host = self.node_address()
+            if host and port:
+                return "http://%s:%d" % (host, port)
+        if service is not None and service.spec.type == "LoadBalancer":
+            ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
+            if ingress:
+                return "http://%s:%d" % (ingress[0].ip or ingress[0].hostname, service.spec.ports[0].port)
+        return "%s/api/v1/namespaces/%s/services/%s-rest:rest/proxy" % (
+            self.api_client.configuration.host, self.namespace, self.cluster_id)
+
+    def node_address(self):
+        try:
+            nodes = self.core.list_node().items
+        except ApiException:
+            return None
+        for node in nodes:
+            for address in node.status.addresses or []:
+                if address.type == "InternalIP":
+                    return address.address
+        return None
+
+    def pod_problem(self, pods):
+        """A reason that waiting cannot cure, with the container's log tail."""
+        for pod in pods:
+            for status in (pod.status.container_statuses or []) + (pod.status.init_container_statuses or []):
+                waiting = status.state.waiting if status.state else None
+                if waiting and waiting.reason in FATAL_WAITING:
+                    tail = ""
+                    if waiting.reason in ("CrashLoopBackOff",):
+                        try:
+                            tail = self.core.read_namespaced_pod_log(pod.metadata.name, self.namespace,
+                                                                     container=status.name, previous=True,
+                                                                     tail_lines=25)
+                        except ApiException:
+                            tail = ""
+                    return "pod %s: container %s is %s: %s%s" % (
+                        pod.metadata.name, status.name, waiting.reason, waiting.message or "",
+                        ("; its last log lines:\n" + tail) if tail else "")
+        return None
+
+    def wait_ready(self, timeout, sleep):
+        """REST answers through the API server, every JobManager pod is ready and at least
+        taskmanager.replicas TaskManagers are registered."""
+        expected_jm = self.native.jm_replicas
+        minimum = self.native.tm_min
+
+        def probe():
+            try:
+                pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
+            except ApiException as exc:
+                raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
+            problem = self.pod_problem(pods)
+            if problem:
+                raise BackendError(problem, hint="Fix the cause; the cluster was left in place for inspection")
+            jms = [p for p in pods if (p.metadata.labels or {}).get("component") == "jobmanager"]
+            ready = [p for p in jms if p.status.phase == "Running" and all(
+                c.ready for c in (p.status.container_statuses or []))]
+            state = {"summary": "%d of %d JobManager pod(s) ready" % (len(ready), expected_jm),
+                     "pods": sorted("%s %s" % (p.metadata.name, p.status.phase) for p in pods)}
+            if len(ready) < expected_jm:
+                return False, state
+            try:
+                rest = self.rest()
+                overview = rest.overview()
+                tms = rest.taskmanagers()
+            except RestUnavailable as exc:
+                state["summary"] += ", REST API not answering (%s)" % exc.message
+                return False, state
+            except BackendError as exc:
+                # HTTP 500 while the JobManager is still starting its dispatcher (seen in application mode)
+                if (exc.partial or {}).get("status") != 500:
+                    raise
+                state["summary"] += ", REST API not ready (%s)" % exc.message
+                return False, state
+            self._seen = (overview, tms)
+            state["summary"] += ", %d TaskManager(s) registered, %d wanted" % (len(tms), minimum)
+            return len(tms) >= minimum, state
+
+        return wait_for(probe, timeout, sleep, "the JobManager's REST API%s" % (
+            " and %d TaskManager(s)" % minimum if minimum else ""))
+
+    def describe(self, actual=None):
+        actual = actual or self.read()
+        result = {"rest_url": self.rest_url(actual), "namespace": self.namespace, "cluster_id": self.cluster_id,
+                  "pods": [{"name": p.metadata.name, "role": (p.metadata.labels or {}).get("component"),
+                            "phase": p.status.phase, "node": p.spec.node_name,
+                            "image": p.spec.containers[0].image if p.spec.containers else None}
+                           for p in sorted(actual["pods"], key=lambda p: p.metadata.name)]}
+        service = actual["services"].get(self.cluster_id + "-rest")
+        if service is not None:
+            result["rest_service"] = {"name": service.metadata.name, "type": service.spec.type,
+                                      "port": service.spec.ports[0].port if service.spec.ports else None,
+                                      "node_port": service.spec.ports[0].node_port if service.spec.ports else None}
+        if actual["deployment"] is None:
+            result["taskmanagers"] = []
+            return result
+        try:
+            rest = self.rest()
+            overview, tms = self._seen or (rest.overview(), rest.taskmanagers())
+            result["flink_version"] = overview.get("flink-version")
+            result["slots_total"] = sum(tm.get("slotsNumber") or 0 for tm in tms)
+            result["slots_available"] = sum(tm.get("freeSlots") or 0 for tm in tms)
+            result["taskmanagers"] = [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
+                                       "free_slots": tm.get("freeSlots")} for tm in tms]
+            result["jobs"] = [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")} for j in rest.jobs()]
+        except RestUnavailable:
+            result["taskmanagers"] = []
+        return result
+
+
+def is_ha_configmap(cm, cluster_id):
+    """A high-availability ConfigMap of the cluster: Flink 1.x labels it configmap-type=high-availability;
+    Flink 2.x only app/type, and names it <id>-cluster-config-map (<id>-<job>-config-map per job). Nothing owns
+    them, so they outlive the Deployment."""
+    labels = cm.metadata.labels or {}
+    if labels.get("app") != cluster_id:
+        return False
+    if labels.get("configmap-type") == "high-availability":
+        return True
+    name = cm.metadata.name
+    return name.startswith(cluster_id + "-") and name.endswith("-config-map") and not cm.metadata.owner_references

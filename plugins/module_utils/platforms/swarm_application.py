@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Flink application cluster on a Docker Swarm: the JobManager service runs ``standalone-job``.
+
+The job is part of the cluster (flows/application.py runs upgrades and suspend/resume). The job jar is in the
+image (usrlib), or ``job.jar`` is a path that exists on every node that runs the cluster's tasks (bind-mounted into
+usrlib). A suspended application is remembered by a swarm config ``flinkops-<name>-state`` whose labels hold the
+savepoint: it lives in the swarm's own store, so any manager finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import RETENTION_KEY, ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
+from ansible_collections.flinkops.flink.plugins.module_utils.platforms.swarm import (
+    LABEL_CLUSTER, LABEL_MANAGED, MANAGED_BY, SwarmCluster)
+
+USRLIB = "/opt/flink/usrlib"
+LABEL_SAVEPOINT = "org.flinkops.savepoint"
+LABEL_JOB_ID = "org.flinkops.job-id"
+LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
+
+
+class SwarmApplication(SwarmCluster, ApplicationPlatform):
+    kind = "application"
+
+    def __init__(self, module, spec):
+        super(SwarmApplication, self).__init__(module, spec)
+        self._next_job_id = None
+        if module.params.get("state") != "absent":
+            self.job = ApplicationJob(module.params, spec, local_engine=False)
+            if self.job.jar:
+                spec.mounts.append({"type": "bind", "source": self.job.jar, "read_only": True,
+                                    "target": "%s/%s" % (USRLIB, os.path.basename(self.job.jar))})
+
+    # What the services are made of -------------------------------------------------------------------
+    def extra_inputs(self, role):
+        if self.job is None:
+            return None
+        return self.job.inputs() if role == "jobmanager" else {"jar": self.job.jar, "jar_sha256": self.job.jar_sha256}
+
+    def flink_settings(self, role):
+        config = super(SwarmApplication, self).flink_settings(role)
+        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
+        # observable, and the swarm never runs the job a second time from scratch.
+        config.setdefault("execution.shutdown-on-application-finish", False)
+        if self.job is not None:
+            if role == "jobmanager" and self.job.parallelism:
+                config["parallelism.default"] = self.job.parallelism
+            if self.job.upgrade_mode == "last-state":
+                config.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
+        return config
+
+    def command(self, role):
+        if role != "jobmanager" or self.job is None:
+            return super(SwarmApplication, self).command(role)
+        if self._next_job_id is None:
+            self._next_job_id = self.derive_job_id()
+        # The JobManager's arguments are rendered while planning too; the id is the job's only once it is applied.
+        args = ["--job-classname", self.job.entry_class, "--job-id", self._next_job_id]
+        if self.restore_from:
+            args += ["--fromSavepoint", self.restore_from]
+            if self.job.allow_non_restored_state:
+                args.append("--allowNonRestoredState")
+        return "standalone-job", args + self.job.args
+
+    def _apply_service(self, action):
+        if action.role == "jobmanager" and action.kind in ("create", "update"):
+            self.job_id = self._next_job_id or self.derive_job_id()
+        super(SwarmApplication, self)._apply_service(action)
+
+    def desired_view(self):
+        view = super(SwarmApplication, self).desired_view()
+        if self.job is not None:
+            view["job"] = self.job.view()
+        return view
+
+    # The record of a suspended application (a swarm config) -----------------------------------------
+    def record_name(self):
+        return "flinkops-%s-state" % self.spec.name
+
+    def _records(self):
+        try:
+            return [c for c in self.client.api.configs(filters={"name": self.record_name()})
+                    if c["Spec"]["Name"] == self.record_name()]
+        except APIError as exc:
+            raise BackendError("reading the state record of %s failed: %s" % (self.spec.name, exc.explanation or exc))
+
+    def read_record(self):
+        found = self._records()
+        if not found:
+            return None
+        labels = found[0]["Spec"].get("Labels") or {}
+        return {"savepoint": labels.get(LABEL_SAVEPOINT) or None, "job_id": labels.get(LABEL_JOB_ID) or None,
+                "suspended_at": labels.get(LABEL_SUSPENDED_AT)}
+
+    def write_record(self, savepoint, job_id):
+        self.delete_record()
+        labels = {LABEL_CLUSTER: self.spec.name, LABEL_MANAGED: MANAGED_BY, LABEL_SAVEPOINT: savepoint or "",
+                  LABEL_JOB_ID: job_id or "", LABEL_SUSPENDED_AT: str(int(time.time()))}
+        try:
+            self.client.api.create_config(self.record_name(), json.dumps(labels).encode("utf-8"), labels=labels)
+        except APIError as exc:
+            raise BackendError("writing the state record of %s failed: %s" % (self.spec.name, exc.explanation or exc),
+                               hint="The savepoint is %s; resume with job.savepoint_path" % savepoint)
+
+    def delete_record(self):
+        for config in self._records():
+            try:
+                self.client.api.remove_config(config["ID"])
+            except NotFound:
+                pass
+            except APIError as exc:
+                raise BackendError("deleting the state record of %s failed: %s" % (
+                    self.spec.name, exc.explanation or exc))

@@ -1,0 +1,260 @@
+"""flink_session, flink_application, flink_job and flink_info with platform swarm, on the real 3-host swarm.
+
+Session: three TaskManagers spread over the hosts from the same spec as on Docker; check mode predicts exactly
+the actions a real run applies, an unchanged run changes nothing, diff shows fields, scaling touches only the
+TaskManager service, flink_config_secrets reach Flink and no service spec; a job runs through flink_job against
+the cluster by name. Application: the stateful counter through a savepoint upgrade, a last-state upgrade and a
+suspend/resume, its output proving every key counted on with no reset and no gap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.conftest import CACHE, FLINK_DEFAULT, flink_image
+from tests.integration.docker.test_application import assert_counts_continuous
+from tests.integration.swarm.conftest import build_image, push_image
+from tests.integration.swarm.test_session import rest
+from tests.lib.ansible import run_playbook
+
+pytestmark = [pytest.mark.swarm]
+
+SESSION_PORT = 18085
+APP_PORT = 18086
+
+
+def session_task(swarm, prefix, **overrides):
+    args = {"name": prefix, "platform": "swarm", "image": swarm.image(), "docker_host": swarm.manager_docker_host,
+            "network": "%s-net" % prefix, "endpoint_mode": "dnsrr", "rest_port": SESSION_PORT,
+            "jobmanager": {"memory": "1024m", "constraints": ["node.labels.flink.role==jobmanager"]},
+            "taskmanager": {"memory": "1152m", "replicas": 3, "slots": 2, "preferences": ["node.hostname"]},
+            "flink_config": {"execution.checkpointing.interval": "10s"}, "wait_timeout": 300}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(args.get(key), dict):
+            args[key] = dict(args[key], **value)
+        else:
+            args[key] = value
+    return {"name": "session", "register": "out", "flinkops.flink.flink_session": args}
+
+
+def run(collections_path, task, expect_ok=True, **kwargs):
+    result = run_playbook(collections_path, tasks=[task], **kwargs)
+    out = result.task(task["name"]) if result.results else {"msg": result.stdout[-3000:]}
+    if expect_ok:
+        assert result.rc == 0, out.get("msg")
+    return out
+
+
+def service(client, name):
+    return client.api.inspect_service(name)
+
+
+def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
+    client = swarm.client()
+    task = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"})
+
+    predicted = run(collections_path, task, check=True, diff=True)
+    assert predicted["changed"] and predicted["diff"]["before"] == {}
+    assert predicted["diff"]["after"]["taskmanager"]["replicas"] == 3
+    applied = run(collections_path, task)
+    assert applied["actions"] == predicted["actions"], (applied["actions"], predicted["actions"])
+    assert [a["target"] for a in applied["actions"]] == [
+        "network %s-net" % prefix, "secret %s" % applied["actions"][1]["target"].split(" ", 1)[1],
+        "service %s-jobmanager" % prefix, "service %s-taskmanager" % prefix]
+
+    # Readiness: exactly the three TaskManagers, with two slots each, spread over the hosts.
+    ids = sorted(t["id"] for t in applied["taskmanagers"])
+    assert ids == ["%s-taskmanager-%d" % (prefix, i) for i in (1, 2, 3)], ids
+    assert all(t["slots"] == 2 for t in applied["taskmanagers"]) and applied["slots_total"] == 6
+    url = applied["rest_url"]
+    assert url == "http://%s:%d" % (swarm.address(swarm.manager), SESSION_PORT)
+    assert rest(url, "/overview")["taskmanagers"] == 3
+    nodes = set()
+    for t in client.api.tasks(filters={"service": "%s-taskmanager" % prefix, "desired-state": "running"}):
+        nodes.add(t["NodeID"])
+    assert len(nodes) == 3, "TaskManagers not spread over the hosts: %s" % nodes
+
+    # The secret reached Flink (masked by its REST API) and is in no service spec or label.
+    config = dict((c["key"], c["value"]) for c in rest(url, "/jobmanager/config"))
+    assert "s3.secret-key" in config and config["s3.secret-key"] != "swarm-secret-value-42"
+    for role in ("jobmanager", "taskmanager"):
+        assert "swarm-secret-value-42" not in json.dumps(service(client, "%s-%s" % (prefix, role)))
+
+    # Unchanged: nothing to do, in check mode and for real.
+    assert run(collections_path, task, check=True)["changed"] is False
+    again = run(collections_path, task)
+    assert again["changed"] is False and again["actions"] == []
+
+    # A configuration change and a scale-down: diff shows fields; check mode predicts exactly what the real run
+    # applies; only the TaskManager service changes, exactly two TaskManagers with the new slots stay registered.
+    changed = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"},
+                           taskmanager={"slots": 3, "replicas": 2})
+    jm_version = service(client, "%s-jobmanager" % prefix)["Version"]["Index"]
+    predicted = run(collections_path, changed, check=True, diff=True)
+    assert (predicted["diff"]["before"]["taskmanager"]["slots"], predicted["diff"]["before"]["taskmanager"]["replicas"]) \
+        == (2, 3)
+    assert (predicted["diff"]["after"]["taskmanager"]["slots"], predicted["diff"]["after"]["taskmanager"]["replicas"]) \
+        == (3, 2)
+    assert [a["target"] for a in predicted["actions"]] == ["service %s-taskmanager" % prefix]
+    assert "taskmanager.replicas" in predicted["actions"][0]["reason"]
+    assert "taskmanager.slots" in predicted["actions"][0]["reason"]
+    applied = run(collections_path, changed)
+    assert applied["actions"] == predicted["actions"]
+    assert sorted(t["id"] for t in applied["taskmanagers"]) == ["%s-taskmanager-%d" % (prefix, i) for i in (1, 2)]
+    assert all(t["slots"] == 3 for t in applied["taskmanagers"])
+    assert service(client, "%s-jobmanager" % prefix)["Version"]["Index"] == jm_version  # JobManager untouched
+
+    # flink_job and flink_info find the cluster by name on the swarm.
+    jar = os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar")
+    job = {"name": "job", "register": "out", "flinkops.flink.flink_job": {
+        "name": "%s-counter" % prefix, "cluster": prefix, "platform": "swarm", "docker_host": swarm.manager_docker_host,
+        "jar": jar, "entry_class": "org.flinkops.examples.BoundedCounter", "args": ["--n", "200000", "--keys", "3"],
+        "parallelism": 2, "upgrade_mode": "stateless"}}
+    submitted = run(collections_path, job)
+    assert submitted["rest_url"] == url and submitted["job_state"] in ("RUNNING", "FINISHED"), submitted
+    info = run(collections_path, {"name": "info", "register": "out", "flinkops.flink.flink_info": {
+        "name": prefix, "platform": "swarm", "docker_host": swarm.manager_docker_host}})
+    assert info["rest_url"] == url and len(info["taskmanagers"]) == 2
+    assert submitted["job_id"] in [j["id"] for j in info["jobs"]]
+
+    # Removal: services, network and secret gone.
+    removed = run(collections_path, {"name": "session", "register": "out", "flinkops.flink.flink_session": {
+        "name": prefix, "platform": "swarm", "state": "absent", "docker_host": swarm.manager_docker_host,
+        "network": "%s-net" % prefix}})
+    assert removed["changed"]
+    assert not [s for s in client.services.list() if s.name.startswith(prefix)]
+    assert not client.networks.list(names=["%s-net" % prefix])
+    assert not client.api.secrets(filters={"label": "org.flinkops.cluster=%s" % prefix})
+    client.close()
+
+
+def test_bad_swarm_input_touches_nothing(swarm, prefix, collections_path):
+    client = swarm.client()
+    cases = [
+        (session_task(swarm, prefix, rest_port=None), "rest_port", "published REST port"),
+        (session_task(swarm, prefix, publish_mode="ingress"), "publish_mode", "host mode"),
+        (session_task(swarm, prefix, namespace="flink"), "namespace", "platform kubernetes only"),
+        (session_task(swarm, prefix, conf_dir="/etc/flink"), "conf_dir", "flink_config"),
+    ]
+    for task, option, words in cases:
+        failed = run(collections_path, task, expect_ok=False)
+        assert failed.get("option") == option and words in failed["msg"], failed["msg"]
+    assert not [s for s in client.services.list() if s.name.startswith(prefix)]
+    client.close()
+
+
+# The application test runs every task on one worker: the savepoints, checkpoints and the job's output are local
+# volumes of that node (a real setup uses a file system every node reaches, e.g. S3 or NFS).
+def app_task(swarm, prefix, image, node, state="running", **job):
+    spec = {"entry_class": "org.flinkops.examples.StatefulCounter",
+            "args": ["--rate", "20", "--keys", "4", "--out", "/out", "--checkpoint-interval-ms", "2000"],
+            "savepoint_dir": "file:///savepoints"}
+    spec.update(job)
+    pin = ["node.hostname==%s" % node]
+    return {"name": "app", "register": "out", "flinkops.flink.flink_application": {
+        "name": prefix, "platform": "swarm", "image": image, "docker_host": swarm.manager_docker_host,
+        "state": state, "network": "%s-net" % prefix, "endpoint_mode": "dnsrr", "rest_port": APP_PORT,
+        "wait_timeout": 300, "jobmanager": {"memory": "1024m", "constraints": pin},
+        "taskmanager": {"memory": "1152m", "replicas": 1, "slots": 2, "constraints": pin},
+        # Checkpoints retained on cancellation from the start, so that a later last-state upgrade has one.
+        "flink_config": {"execution.checkpointing.dir": "file:///savepoints/checkpoints",
+                         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"},
+        "mounts": [{"type": "volume", "source": "%s-savepoints" % prefix, "target": "/savepoints"},
+                   {"type": "volume", "source": "%s-out" % prefix, "target": "/out"}],
+        "job": spec}}
+
+
+def node_output(swarm, node, prefix, image):
+    """The job's output lines, read from the volume on the node that runs the tasks."""
+    client = swarm.client(node)
+    try:
+        raw = client.containers.run(image, entrypoint=["sh", "-c", "cat /out/part-* 2>/dev/null || true"],
+                                    remove=True, network_mode="none",
+                                    volumes={"%s-out" % prefix: {"bind": "/out", "mode": "ro"}})
+    finally:
+        client.close()
+    rows = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        parts = dict(p.split("=", 1) for p in line.strip().split() if "=" in p)
+        if set(parts) == {"key", "count", "seq"}:
+            rows.append((int(parts["key"]), int(parts["count"]), int(parts["seq"])))
+    return rows
+
+
+def wait_rows(swarm, node, prefix, image, at_least, timeout=90):
+    deadline = time.monotonic() + timeout
+    rows = []
+    while time.monotonic() < deadline:
+        rows = node_output(swarm, node, prefix, image)
+        if len(rows) >= at_least:
+            return rows
+        time.sleep(2)
+    pytest.fail("the job wrote only %d lines, expected %d" % (len(rows), at_least))
+
+
+def test_application_upgrades_and_suspend_lose_no_state(swarm, prefix, collections_path):
+    node = swarm.workers[0]
+    jar = os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar")
+    local = "flinkops-test/%s:%s" % (prefix, FLINK_DEFAULT)
+    # /out and /savepoints exist in the image, owned by flink: the node's new volumes take that ownership.
+    build_image(local, "FROM %s\nCOPY --chown=9999:9999 job.jar /opt/flink/usrlib/job.jar\n"
+                "RUN mkdir -p /out /savepoints && chown 9999:9999 /out /savepoints\n" % flink_image(FLINK_DEFAULT),
+                {"job.jar": jar})
+    image, _digest = push_image(swarm, local, "flinkops/%s:%s-java17" % (prefix, FLINK_DEFAULT))
+    client = swarm.client()
+    try:
+        deployed = run(collections_path, app_task(swarm, prefix, image, node))
+        assert deployed["job_state"] == "RUNNING", deployed
+        assert deployed["rest_url"] == "http://%s:%d" % (swarm.address(node), APP_PORT)
+        assert run(collections_path, app_task(swarm, prefix, image, node))["changed"] is False
+        rows = wait_rows(swarm, node, prefix, image, 60)
+
+        # Savepoint upgrade (new parallelism): check mode predicts it, the job resumes from the savepoint.
+        task = app_task(swarm, prefix, image, node, parallelism=2)
+        predicted = run(collections_path, task, check=True, diff=True)
+        assert [a["action"] for a in predicted["actions"]] == ["upgrade", "update"]
+        assert predicted["diff"]["before"]["job"]["parallelism"] is None
+        assert predicted["diff"]["after"]["job"]["parallelism"] == 2
+        upgraded = run(collections_path, task)
+        assert upgraded["actions"] == predicted["actions"]
+        assert upgraded["last_savepoint"].startswith("file:") and upgraded["job_state"] == "RUNNING"
+        assert upgraded["job_id"] != deployed["job_id"]
+        args = service(client, "%s-jobmanager" % prefix)["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"]
+        assert args[args.index("--fromSavepoint") + 1] == upgraded["last_savepoint"]
+        rows = wait_rows(swarm, node, prefix, image, len(rows) + 60)
+
+        # Last-state upgrade (new arguments): from the latest retained checkpoint.
+        task = app_task(swarm, prefix, image, node, parallelism=2, upgrade_mode="last-state",
+                        args=["--rate", "20", "--keys", "4", "--out", "/out", "--checkpoint-interval-ms", "1000"])
+        last_state = run(collections_path, task)
+        assert last_state["job_state"] == "RUNNING" and "/checkpoints/" in last_state["savepoint"], last_state
+        rows = wait_rows(swarm, node, prefix, image, len(rows) + 60)
+
+        # Suspend: a savepoint, the services gone, the savepoint recorded in a swarm config; then resume.
+        suspended = run(collections_path, app_task(swarm, prefix, image, node, state="suspended", parallelism=2,
+                                                   upgrade_mode="last-state", args=task[
+                                                       "flinkops.flink.flink_application"]["job"]["args"]))
+        assert suspended["savepoint"].startswith("file:")
+        assert not [s for s in client.services.list() if s.name.startswith(prefix)]
+        record = [c for c in client.api.configs() if c["Spec"]["Name"] == "flinkops-%s-state" % prefix]
+        assert record and record[0]["Spec"]["Labels"]["org.flinkops.savepoint"] == suspended["savepoint"]
+        stopped = len(node_output(swarm, node, prefix, image))
+        resumed = run(collections_path, task)
+        assert resumed["actions"][0]["action"] == "resume" and resumed["job_state"] == "RUNNING"
+        assert resumed["savepoint"] == suspended["savepoint"]
+        rows = wait_rows(swarm, node, prefix, image, stopped + 60)
+
+        finals = assert_counts_continuous(rows)
+        assert len(finals) == 4 and min(finals.values()) > 40, finals
+
+        removed = run(collections_path, {"name": "app", "register": "out", "flinkops.flink.flink_application": {
+            "name": prefix, "platform": "swarm", "state": "absent", "docker_host": swarm.manager_docker_host,
+            "network": "%s-net" % prefix}})
+        assert removed["changed"]
+        assert not [c for c in client.api.configs() if c["Spec"]["Name"] == "flinkops-%s-state" % prefix]
+    finally:
+        client.close()
