@@ -27,6 +27,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker.image_recipe
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import DockerException, ImageNotFound, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, FlinkOpsError, SpecError
 
+
 def parse_probe(output):
     """Facts about the base image from the probe container's output (lines ``kind:value``)."""
     facts = {"opt": [], "lib": [], "apt_get": False}

@@ -27,6 +27,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.platform import Clu
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
+
 class DockerCluster(DockerContainers, ClusterPlatform):
     """Session cluster on Docker. ``kind`` labels the containers (session, application)."""
 

@@ -346,6 +346,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         except ApiException as exc:
             raise BackendError("deleting the high-availability ConfigMaps of %s failed: %s" % (
                 self.cluster_id, api_error(exc)))
+
     def deploy(self):
         self.run_client()
         self.mark()

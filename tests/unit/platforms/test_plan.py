@@ -191,12 +191,13 @@ def test_swarm_shared_changes_update_both_and_a_new_secret_is_created_first():
     rec = load("swarm_session")
     name = rec["params"]["name"]
     cluster, actual = swarm_platform(rec, flink_config={"execution.checkpointing.interval": "30s"})
-    assert planned(cluster, actual) == [("update", "service %s-%s" % (name, role), "changed: flink_config")
-                                        for role in ("jobmanager", "taskmanager")]
+    assert planned(cluster, actual) == [
+        ("update", "service %s-%s" % (name, role), "changed: flink_config.execution.checkpointing.interval")
+        for role in ("jobmanager", "taskmanager")]
     cluster, actual = swarm_platform(rec, flink_config_secrets={"s3.secret-key": "rotated"})
     plan = planned(cluster, actual)
-    assert [(k, t.split(" ")[0]) for k, t, _r in plan] == [("create", "secret"), ("update", "service"),
-                                                          ("update", "service")]
+    assert [(k, t.split(" ")[0]) for k, t, _r in plan] == [
+        ("create", "secret"), ("update", "service"), ("update", "service")]
     assert "rotated" not in json.dumps([plan, cluster.desired_view()])
 
 
@@ -223,55 +224,3 @@ def test_swarm_network_of_another_driver_is_refused():
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "network"
-
-
-# Kubernetes, native mode --------------------------------------------------------------------------------------
-class _Response(object):
-    def __init__(self, obj):
-        self.data = json.dumps(obj)
-
-
-def k8s_platform(recording, **changes):
-    params = merge(full_params(recording["params"], recording["kind"]), changes)
-    params.update(kubeconfig=None, host="https://127.0.0.1:1")  # never contacted: plan() works from the read
-    module = RecordingModule(params)
-    cls = platform_class(params, recording["kind"])
-    cluster = cls(module, desired_spec(module, cls, require_image=params["state"] != "absent"))
-    api = cluster.api_client
-
-    def objects(kind, items):
-        return [api.deserialize(_Response(item), kind) for item in items]
-    raw = recording["actual"]
-    configmaps = objects("V1ConfigMap", raw["configmaps"])
-    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import is_ha_configmap
-    actual = {"deployment": objects("V1Deployment", [raw["deployment"]])[0] if raw["deployment"] else None,
-              "services": dict((k, objects("V1Service", [v])[0] if v else None) for k, v in raw["services"].items()),
-              "configmaps": configmaps, "pods": objects("V1Pod", raw["pods"]),
-              "ha_configmaps": [c for c in configmaps if is_ha_configmap(c, cluster.cluster_id)]}
-    cluster.core = cluster.apps = cluster.authz = Replay({})
-    return cluster, actual
-
-
-def test_k8s_unchanged_plans_nothing():
-    cluster, actual = k8s_platform(load("k8s_session"))
-    assert planned(cluster, actual) == []
-    assert cluster.before_view(actual)["taskmanager"] == cluster.desired_view()["taskmanager"]
-
-
-def test_k8s_changes_recreate_the_deployment_and_log_level_updates_in_place():
-    rec = load("k8s_session")
-    name = rec["params"]["name"]
-    cluster, actual = k8s_platform(rec, taskmanager={"memory": "1100m"})
-    assert planned(cluster, actual) == [("recreate", "deployment %s" % name, "changed: taskmanager")]
-    cluster, actual = k8s_platform(rec, log_level="DEBUG")
-    assert planned(cluster, actual) == [("update", "log level of %s" % name, "log_level default -> DEBUG")]
-    cluster, actual = k8s_platform(rec, state="absent")
-    assert [(k, t) for k, t, _r in planned(cluster, actual, "absent")][0] == ("remove", "deployment %s" % name)
-
-
-def test_k8s_a_deployment_made_by_someone_else_is_refused():
-    cluster, actual = k8s_platform(load("k8s_session"))
-    actual["deployment"].metadata.annotations = {}
-    with pytest.raises(SpecError) as err:
-        cluster.plan(actual, "present")
-    assert err.value.option == "name"
