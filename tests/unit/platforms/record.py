@@ -77,7 +77,8 @@ def record(name, params, kind="session"):
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
-    import tests.conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel  (the collection on sys.path)
+    # tests.conftest puts the collection on sys.path, as the unit tests import it
+    import tests.conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
     with open(sys.argv[2]) as params_file:
         given = json.load(params_file)
     print(record(sys.argv[1], given.get("params", given), given.get("kind", "session")))
