@@ -14,27 +14,20 @@ Prints a table and writes bench/results/swarm_session.json. Not a test.
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
-import subprocess
 import sys
+import subprocess
 import tempfile
 import time
-import urllib.request
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-from tests.lib.ansible import ansible_env  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (  # noqa: E402
+    CACHE, NOOP_TASKS, REPO, ROUNDS, VERSION, playbook, registered, report, wait_registered, write_playbook)
 
-CACHE = os.environ.get("FLINKOPS_CACHE", "/var/cache/flinkops")
-VERSION = os.environ.get("FLINKOPS_FLINK_DEFAULT", "2.2.1")
 PORT = int(os.environ.get("BENCH_PORT", "18091"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COLLECTIONS = os.environ.get("BENCH_COLLECTIONS", os.path.join(CACHE, "collections"))
-VENV_BIN = os.path.dirname(sys.executable)
 INVENTORY = os.path.join(REPO, "playbooks", "inventory", "swarm-testbed.yml")
 
 with open(INVENTORY) as _handle:
@@ -49,14 +42,6 @@ def docker(*args, check=True):
     return subprocess.run(["docker", "--host", DOCKER_HOST] + list(args), check=check, capture_output=True, text=True)
 
 
-def registered(port):
-    try:
-        with urllib.request.urlopen("http://%s:%d/taskmanagers" % (ADDRESS, port), timeout=2) as response:
-            return len(json.loads(response.read())["taskmanagers"])
-    except (OSError, ValueError):
-        return 0
-
-
 def raw_deploy(name):
     start = time.monotonic()
     docker("network", "create", "--driver", "overlay", "--attachable", name + "-net")
@@ -67,8 +52,7 @@ def raw_deploy(name):
     docker("service", "create", "--detach", "--name", name + "-taskmanager", "--replicas", "2", "--network",
            name + "-net", "--endpoint-mode", "dnsrr", "--constraint", "node.labels.flink.role==taskmanager",
            "-e", "FLINK_PROPERTIES=" + props, IMAGE, "taskmanager")
-    while registered(PORT) < 2:
-        time.sleep(0.5)
+    wait_registered(ADDRESS, PORT, 2)
     return time.monotonic() - start
 
 
@@ -79,79 +63,57 @@ def raw_remove(name):
         if "not found" in docker("network", "inspect", name + "-net", check=False).stderr:
             break
         time.sleep(1)
-    while registered(PORT) and time.monotonic() < deadline:  # the old JobManager's port is free again
+    while registered(ADDRESS, PORT) and time.monotonic() < deadline:  # the old JobManager's port is free again
         time.sleep(0.5)
 
 
-def playbook(path, extra=()):
-    env = ansible_env(COLLECTIONS)
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    start = time.monotonic()
-    result = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                             "-e", "ansible_python_interpreter=" + sys.executable, path] + list(extra),
-                            env=env, capture_output=True, text=True, check=False)
-    seconds = time.monotonic() - start
-    if result.returncode != 0:
-        raise SystemExit("playbook failed:\n" + result.stdout[-3000:])
-    return seconds, "changed=0" in result.stdout
-
-
-def write(work, name, tasks):
-    path = os.path.join(work, name + ".yml")
-    with open(path, "w") as handle:
-        json.dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle)
-    return path
+def run(path, extra=()):
+    return playbook(COLLECTIONS, path, extra)
 
 
 def main():
     work = tempfile.mkdtemp(prefix="flinkops-bench-swarm-")
     name = "bench-swarm"
     common = {"name": name, "platform": "swarm", "docker_host": DOCKER_HOST}
-    session = write(work, "session", [{"flinkops.flink.flink_session": dict(
+    session = write_playbook(work, "session", [{"flinkops.flink.flink_session": dict(
         common, image=IMAGE, rest_port=PORT, endpoint_mode="dnsrr", network=name + "-net",
         jobmanager={"constraints": ["node.labels.flink.role==jobmanager"]},
         taskmanager={"replicas": 2, "slots": 2, "constraints": ["node.labels.flink.role==taskmanager"]})}])
-    absent = write(work, "absent", [{"flinkops.flink.flink_session": dict(
+    absent = write_playbook(work, "absent", [{"flinkops.flink.flink_session": dict(
         common, state="absent", network=name + "-net")}])
-    noop = write(work, "noop", [{"ansible.builtin.debug": {"msg": "hi"}}])
+    noop = write_playbook(work, "noop", NOOP_TASKS)
     samples = {"raw": [], "playbook": [], "rerun": [], "noop": []}
     raw_remove("bench-raw")
-    playbook(absent)
+    run(absent)
     load_before = os.getloadavg()
     for round_ in range(ROUNDS):
         if round_ % 2 == 0:
             samples["raw"].append(raw_deploy("bench-raw"))
             raw_remove("bench-raw")
-        samples["playbook"].append(playbook(session)[0])
+        samples["playbook"].append(run(session)[0])
         for _ in range(2):  # two unchanged re-runs and no-ops per round, alternating
-            seconds, unchanged = playbook(session)
+            seconds, unchanged = run(session)
             assert unchanged, "the re-run reported a change"
             samples["rerun"].append(seconds)
-            samples["noop"].append(playbook(noop)[0])
-        playbook(absent)
+            samples["noop"].append(run(noop)[0])
+        run(absent)
         raw_remove(name)  # waits until the port is free
         if round_ % 2 == 1:
             samples["raw"].append(raw_deploy("bench-raw"))
             raw_remove("bench-raw")
         print("round %d: raw %.2fs playbook %.2fs rerun %.2fs noop %.2fs" % (
             round_ + 1, samples["raw"][-1], samples["playbook"][-1], samples["rerun"][-1], samples["noop"][-1]))
-    med = dict((k, statistics.median(v)) for k, v in samples.items())
-    report = {"image": IMAGE, "rounds": ROUNDS, "cpus": os.cpu_count(), "load_average_before": load_before,
-              "load_average_after": os.getloadavg(), "samples_seconds": samples, "median_seconds": med,
-              "deploy_ratio_playbook_vs_raw": med["playbook"] / med["raw"],
-              "rerun_minus_noop_seconds": med["rerun"] - med["noop"],
-              "targets": {"deploy_ratio": 1.0, "rerun_minus_noop_seconds": 0.2}}
-    os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
-    with open(os.path.join(REPO, "bench", "results", "swarm_session.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    print("\nmedian of %d rounds (%s), load average before %.1f, after %.1f" % (
-        ROUNDS, IMAGE, load_before[0], report["load_average_after"][0]))
+    out = report("swarm_session", IMAGE, samples, load_before,
+                 deploy_ratio_playbook_vs_raw=lambda m: m["playbook"] / m["raw"],
+                 rerun_minus_noop_seconds=lambda m: m["rerun"] - m["noop"],
+                 targets={"deploy_ratio": 1.0, "rerun_minus_noop_seconds": 0.2})
+    med = out["median_seconds"]
     print("  raw network + 2 service creates to 2 TaskManagers: %.2f s" % med["raw"])
     print("  flink_session platform=swarm, same condition      : %.2f s  (ratio %.2fx)" % (
-        med["playbook"], report["deploy_ratio_playbook_vs_raw"]))
+        med["playbook"], out["deploy_ratio_playbook_vs_raw"]))
     print("  unchanged re-run                                   : %.2f s" % med["rerun"])
     print("  one-task debug playbook (reference)                : %.2f s  (re-run - no-op %.2f s, target 0.2 s)" % (
-        med["noop"], report["rerun_minus_noop_seconds"]))
+        med["noop"], out["rerun_minus_noop_seconds"]))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,18 @@ import hashlib
 import json
 import os
 import re
+import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import check_jar_class, file_sha256
 
 CHECKPOINT_DIR_KEYS = ("execution.checkpointing.dir", "state.checkpoints.dir")
 RETENTION_KEY = "execution.checkpointing.externalized-checkpoint-retention"
+USRLIB = "/opt/flink/usrlib"
+# The record of a suspended application, as labels (a Docker volume's, a swarm config's)
+LABEL_SAVEPOINT = "org.flinkops.savepoint"
+LABEL_JOB_ID = "org.flinkops.job-id"
+LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
 
 
 class ApplicationJob(object):
@@ -70,3 +76,47 @@ class ApplicationJob(object):
         view = dict(self.inputs())
         view.update(upgrade_mode=self.upgrade_mode, savepoint_dir=self.savepoint_dir)
         return view
+
+    # What every platform's application cluster adds to a session cluster ------------------------------
+    def jar_mount(self):
+        """The job jar bind-mounted into usrlib (TaskManagers load the job's classes from it too), or None."""
+        if not self.jar:
+            return None
+        return {"type": "bind", "source": self.jar, "read_only": True,
+                "target": "%s/%s" % (USRLIB, os.path.basename(self.jar))}
+
+    def role_inputs(self, role):
+        """What of the job defines a role's container or service (the TaskManagers only need the jar)."""
+        return self.inputs() if role == "jobmanager" else {"jar": self.jar, "jar_sha256": self.jar_sha256}
+
+    def flink_settings(self, role, config):
+        """The application's additions to a role's Flink configuration (``config`` is changed and returned)."""
+        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
+        # observable, and no restart policy or orchestrator runs the job a second time from scratch.
+        config.setdefault("execution.shutdown-on-application-finish", False)
+        if role == "jobmanager" and self.parallelism:
+            config["parallelism.default"] = self.parallelism
+        if self.upgrade_mode == "last-state":
+            config.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
+        return config
+
+    def standalone_args(self, job_id, restore_from):
+        """The arguments of ``standalone-job`` (Docker, Swarm) after the command itself."""
+        args = ["--job-classname", self.entry_class, "--job-id", job_id]
+        if restore_from:
+            args += ["--fromSavepoint", restore_from]
+            if self.allow_non_restored_state:
+                args.append("--allowNonRestoredState")
+        return args + self.args
+
+
+def record_labels(savepoint, job_id):
+    """The labels of a suspended application's record."""
+    return {LABEL_SAVEPOINT: savepoint or "", LABEL_JOB_ID: job_id or "", LABEL_SUSPENDED_AT: str(int(time.time()))}
+
+
+def record_from_labels(labels):
+    """A record (savepoint, job_id, suspended_at) from its labels."""
+    labels = labels or {}
+    return {"savepoint": labels.get(LABEL_SAVEPOINT) or None, "job_id": labels.get(LABEL_JOB_ID) or None,
+            "suspended_at": labels.get(LABEL_SUSPENDED_AT)}

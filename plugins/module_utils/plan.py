@@ -55,3 +55,14 @@ def changed_fields(before, after, skip=("state",)):
         else:
             fields.append(key)
     return fields
+
+
+def report_plan(result, actions, before, after, diff):
+    """Put a plan into a module result: ``actions`` (as applied), ``changes`` (readable), ``changed``, and with diff
+    mode the spec before and after (check mode and a real run report the same)."""
+    result["actions"] = [a.as_dict() for a in actions]
+    result["changes"] = [a.describe() for a in actions]
+    result["changed"] = bool(actions)
+    if diff:
+        result["diff"] = {"before": before, "after": after}
+    return result

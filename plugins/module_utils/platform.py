@@ -121,6 +121,24 @@ class ClusterPlatform(abc.ABC):
     def rest(self):
         """A Flink REST client of the cluster's JobManager."""
 
+    def flink_facts(self):
+        """What the JobManager says of the cluster, for describe(): Flink version, slots, TaskManagers and jobs
+        (``taskmanagers: []`` alone when REST does not answer). The TaskManagers last seen by wait_ready
+        (``_seen``) are used when there are some, so the return values match the readiness that was waited for."""
+        try:
+            rest = self.rest()
+            overview, tms = getattr(self, "_seen", None) or (rest.overview(), rest.taskmanagers())
+            # Slots from the TaskManager list itself: the overview may have been read a moment earlier.
+            return {"flink_version": overview.get("flink-version"),
+                    "slots_total": sum(tm.get("slotsNumber") or 0 for tm in tms),
+                    "slots_available": sum(tm.get("freeSlots") or 0 for tm in tms),
+                    "taskmanagers": [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
+                                      "free_slots": tm.get("freeSlots")} for tm in tms],
+                    "jobs": [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")}
+                             for j in rest.jobs()]}
+        except RestUnavailable:
+            return {"taskmanagers": []}
+
     @classmethod
     def find_rest_url(cls, params, name):
         """The REST URL of cluster ``name`` deployed by this collection (for flink_job and flink_info)."""

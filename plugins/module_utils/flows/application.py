@@ -14,7 +14,7 @@ from __future__ import annotations
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
 from ansible_collections.flinkops.flink.plugins.module_utils.flows.cluster import desired_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, JobControl
-from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, report_plan
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import platform_class
 
 
@@ -94,11 +94,7 @@ def run_application(module):
             before = {"state": "suspended", "savepoint": record.get("savepoint")}
 
         actions, after = plan_application(app, actual, record, state, module.check_mode)
-        result["actions"] = [a.as_dict() for a in actions]
-        result["changes"] = [a.describe() for a in actions]
-        result["changed"] = bool(actions)
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
+        report_plan(result, actions, before, after, module._diff)
         if module.check_mode or not actions and state != "running":
             module.exit_json(**result)
 

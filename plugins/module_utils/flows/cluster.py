@@ -9,6 +9,7 @@ Check mode and diff mode come from the same plan that a real run applies.
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import report_plan
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import check_options, platform_class
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
@@ -58,11 +59,7 @@ def run_cluster(module):
             guard_running_jobs(cluster, actions, actual)
         before = cluster.before_view(actual)
         after = dict(cluster.desired_view(), state="present") if state != "absent" else {}
-        result["actions"] = [a.as_dict() for a in actions]
-        result["changes"] = [a.describe() for a in actions]
-        result["changed"] = bool(actions)
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
+        report_plan(result, actions, before, after, module._diff)
         if not module.check_mode:
             cluster.apply(actions)
             if state != "absent" and params.get("wait"):

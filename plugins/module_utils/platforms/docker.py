@@ -397,18 +397,7 @@ class DockerCluster(DockerContainers, ClusterPlatform):
             result["containers"].append({"name": container["_name"], "id": container["Id"][:12],
                                          "role": labels.get(LABEL_ROLE), "state": container.get("State"),
                                          "image": container.get("Image")})
-        try:
-            rest = self.rest()
-            overview, tms = self._seen or (rest.overview(), rest.taskmanagers())
-            result["flink_version"] = overview.get("flink-version")
-            # From the TaskManager list itself: the overview may have been read a moment earlier.
-            result["slots_total"] = sum(tm.get("slotsNumber") or 0 for tm in tms)
-            result["slots_available"] = sum(tm.get("freeSlots") or 0 for tm in tms)
-            result["taskmanagers"] = [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
-                                       "free_slots": tm.get("freeSlots")} for tm in tms]
-            result["jobs"] = [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")} for j in rest.jobs()]
-        except RestUnavailable:
-            result["taskmanagers"] = []
+        result.update(self.flink_facts())
         return result
 
     @classmethod

@@ -9,20 +9,13 @@ is remembered by a small Docker volume of the cluster (labels only), from which 
 
 from __future__ import annotations
 
-import os
-import time
-
-from ansible_collections.flinkops.flink.plugins.module_utils.application_job import ApplicationJob, RETENTION_KEY
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import (
+    ApplicationJob, record_from_labels, record_labels)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import LABEL_MANAGED, MANAGED_BY, short_error
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.docker import LABEL_CLUSTER, DockerCluster
-
-USRLIB = "/opt/flink/usrlib"
-LABEL_SAVEPOINT = "org.flinkops.savepoint"
-LABEL_JOB_ID = "org.flinkops.job-id"
-LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
 
 
 class DockerApplication(DockerCluster, ApplicationPlatform):
@@ -34,34 +27,19 @@ class DockerApplication(DockerCluster, ApplicationPlatform):
             local = (module.params.get("docker_host") or "unix://").startswith("unix://")
             self.job = ApplicationJob(module.params, spec, local)
             if self.job.jar:
-                # The job jar goes to usrlib on every container (TaskManagers load the job's classes from it).
-                spec.mounts.append({"type": "bind", "source": self.job.jar, "read_only": True,
-                                    "target": "%s/%s" % (USRLIB, os.path.basename(self.job.jar))})
+                spec.mounts.append(self.job.jar_mount())
 
     # What the containers are made of ---------------------------------------------------------------
     def extra_inputs(self, role):
-        return self.job.inputs() if role == "jobmanager" else {"jar": self.job.jar, "jar_sha256": self.job.jar_sha256}
+        return self.job.role_inputs(role)
 
     def flink_settings(self, role, index=None):
-        config = super(DockerApplication, self).flink_settings(role, index)
-        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
-        # observable, and a restart policy never runs the job a second time from scratch.
-        config.setdefault("execution.shutdown-on-application-finish", False)
-        if role == "jobmanager" and self.job.parallelism:
-            config["parallelism.default"] = self.job.parallelism
-        if self.job.upgrade_mode == "last-state":
-            config.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
-        return config
+        return self.job.flink_settings(role, super(DockerApplication, self).flink_settings(role, index))
 
     def command(self, role):
         if role != "jobmanager":
             return ["taskmanager"]
-        command = ["standalone-job", "--job-classname", self.job.entry_class, "--job-id", self.new_job_id()]
-        if self.restore_from:
-            command += ["--fromSavepoint", self.restore_from]
-            if self.job.allow_non_restored_state:
-                command.append("--allowNonRestoredState")
-        return command + self.job.args
+        return ["standalone-job"] + self.job.standalone_args(self.new_job_id(), self.restore_from)
 
     def desired_view(self):
         view = self.spec.public_view()
@@ -80,15 +58,13 @@ class DockerApplication(DockerCluster, ApplicationPlatform):
             return None
         except DockerException as exc:
             raise BackendError("reading the state record of %s failed: %s" % (self.spec.name, short_error(exc)))
-        labels = volume.get("Labels") or {}
-        return {"savepoint": labels.get(LABEL_SAVEPOINT) or None, "job_id": labels.get(LABEL_JOB_ID) or None,
-                "suspended_at": labels.get(LABEL_SUSPENDED_AT)}
+        return record_from_labels(volume.get("Labels"))
 
     def write_record(self, savepoint, job_id):
         self.delete_record()
-        self.api.create_volume(self.record_name(), labels={
-            LABEL_CLUSTER: self.spec.name, LABEL_MANAGED: MANAGED_BY, LABEL_SAVEPOINT: savepoint or "",
-            LABEL_JOB_ID: job_id or "", LABEL_SUSPENDED_AT: str(int(time.time()))})
+        labels = record_labels(savepoint, job_id)
+        labels.update({LABEL_CLUSTER: self.spec.name, LABEL_MANAGED: MANAGED_BY})
+        self.api.create_volume(self.record_name(), labels=labels)
 
     def delete_record(self):
         try:

@@ -471,17 +471,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         if actual["deployment"] is None:
             result["taskmanagers"] = []
             return result
-        try:
-            rest = self.rest()
-            overview, tms = self._seen or (rest.overview(), rest.taskmanagers())
-            result["flink_version"] = overview.get("flink-version")
-            result["slots_total"] = sum(tm.get("slotsNumber") or 0 for tm in tms)
-            result["slots_available"] = sum(tm.get("freeSlots") or 0 for tm in tms)
-            result["taskmanagers"] = [{"id": tm.get("id"), "slots": tm.get("slotsNumber"),
-                                       "free_slots": tm.get("freeSlots")} for tm in tms]
-            result["jobs"] = [{"id": j.get("jid"), "name": j.get("name"), "state": j.get("state")} for j in rest.jobs()]
-        except RestUnavailable:
-            result["taskmanagers"] = []
+        result.update(self.flink_facts())
         return result
 
 

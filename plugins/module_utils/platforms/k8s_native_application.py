@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.application_job import RETENTION_KEY, ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import ApplicationJob
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import check_jar_class, file_sha256
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
@@ -75,15 +75,8 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
         return {"job": self.job.view()} if self.job is not None else {}
 
     def flink_settings(self):
-        conf = super(K8sNativeApplication, self).flink_settings()
-        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
-        # observable, and Kubernetes never reruns the job from scratch.
-        conf.setdefault("execution.shutdown-on-application-finish", False)
+        conf = self.job.flink_settings("jobmanager", super(K8sNativeApplication, self).flink_settings())
         conf["$internal.pipeline.job-id"] = self.new_job_id()
-        if self.job.parallelism:
-            conf["parallelism.default"] = self.job.parallelism
-        if self.job.upgrade_mode == "last-state":
-            conf.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
         if self.restore_from:
             conf["execution.savepoint.path"] = self.restore_from
             conf["execution.savepoint.ignore-unclaimed-state"] = bool(self.job.allow_non_restored_state)

@@ -12,20 +12,14 @@ savepoint: it lives in the swarm's own store, so any manager finds it.
 from __future__ import annotations
 
 import json
-import os
-import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.application_job import RETENTION_KEY, ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import (
+    ApplicationJob, record_from_labels, record_labels)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.swarm import (
     LABEL_CLUSTER, LABEL_MANAGED, MANAGED_BY, SwarmCluster)
-
-USRLIB = "/opt/flink/usrlib"
-LABEL_SAVEPOINT = "org.flinkops.savepoint"
-LABEL_JOB_ID = "org.flinkops.job-id"
-LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
 
 
 class SwarmApplication(SwarmCluster, ApplicationPlatform):
@@ -37,26 +31,20 @@ class SwarmApplication(SwarmCluster, ApplicationPlatform):
         if module.params.get("state") != "absent":
             self.job = ApplicationJob(module.params, spec, local_engine=False)
             if self.job.jar:
-                spec.mounts.append({"type": "bind", "source": self.job.jar, "read_only": True,
-                                    "target": "%s/%s" % (USRLIB, os.path.basename(self.job.jar))})
+                spec.mounts.append(self.job.jar_mount())
 
     # What the services are made of -------------------------------------------------------------------
     def extra_inputs(self, role):
         if self.job is None:
             return None
-        return self.job.inputs() if role == "jobmanager" else {"jar": self.job.jar, "jar_sha256": self.job.jar_sha256}
+        return self.job.role_inputs(role)
 
     def flink_settings(self, role):
         config = super(SwarmApplication, self).flink_settings(role)
-        # The JobManager stays up after the job ends: a stop-with-savepoint or a finished bounded job stays
-        # observable, and the swarm never runs the job a second time from scratch.
-        config.setdefault("execution.shutdown-on-application-finish", False)
-        if self.job is not None:
-            if role == "jobmanager" and self.job.parallelism:
-                config["parallelism.default"] = self.job.parallelism
-            if self.job.upgrade_mode == "last-state":
-                config.setdefault(RETENTION_KEY, "RETAIN_ON_CANCELLATION")
-        return config
+        if self.job is None:
+            config.setdefault("execution.shutdown-on-application-finish", False)
+            return config
+        return self.job.flink_settings(role, config)
 
     def command(self, role):
         if role != "jobmanager" or self.job is None:
@@ -64,12 +52,7 @@ class SwarmApplication(SwarmCluster, ApplicationPlatform):
         if self._next_job_id is None:
             self._next_job_id = self.derive_job_id()
         # The JobManager's arguments are rendered while planning too; the id is the job's only once it is applied.
-        args = ["--job-classname", self.job.entry_class, "--job-id", self._next_job_id]
-        if self.restore_from:
-            args += ["--fromSavepoint", self.restore_from]
-            if self.job.allow_non_restored_state:
-                args.append("--allowNonRestoredState")
-        return "standalone-job", args + self.job.args
+        return "standalone-job", self.job.standalone_args(self._next_job_id, self.restore_from)
 
     def _apply_service(self, action):
         if action.role == "jobmanager" and action.kind in ("create", "update"):
@@ -97,14 +80,12 @@ class SwarmApplication(SwarmCluster, ApplicationPlatform):
         found = self._records()
         if not found:
             return None
-        labels = found[0]["Spec"].get("Labels") or {}
-        return {"savepoint": labels.get(LABEL_SAVEPOINT) or None, "job_id": labels.get(LABEL_JOB_ID) or None,
-                "suspended_at": labels.get(LABEL_SUSPENDED_AT)}
+        return record_from_labels(found[0]["Spec"].get("Labels"))
 
     def write_record(self, savepoint, job_id):
         self.delete_record()
-        labels = {LABEL_CLUSTER: self.spec.name, LABEL_MANAGED: MANAGED_BY, LABEL_SAVEPOINT: savepoint or "",
-                  LABEL_JOB_ID: job_id or "", LABEL_SUSPENDED_AT: str(int(time.time()))}
+        labels = record_labels(savepoint, job_id)
+        labels.update({LABEL_CLUSTER: self.spec.name, LABEL_MANAGED: MANAGED_BY})
         try:
             self.client.api.create_config(self.record_name(), json.dumps(labels).encode("utf-8"), labels=labels)
         except APIError as exc:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.conftest import CACHE, FLINK_DEFAULT, flink_image
+from tests.conftest import CACHE, FLINK_DEFAULT, FLINK_VERSIONS, flink_image
 from tests.integration.docker.test_application import assert_counts_continuous
 from tests.integration.swarm.conftest import build_image, push_image
 from tests.integration.swarm.test_session import rest
@@ -196,15 +196,16 @@ def wait_rows(swarm, node, prefix, image, at_least, timeout=90):
     pytest.fail("the job wrote only %d lines, expected %d" % (len(rows), at_least))
 
 
-def test_application_upgrades_and_suspend_lose_no_state(swarm, prefix, collections_path):
+@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+def test_application_upgrades_and_suspend_lose_no_state(version, swarm, prefix, collections_path):
     node = swarm.workers[0]
-    jar = os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar")
-    local = "flinkops-test/%s:%s" % (prefix, FLINK_DEFAULT)
+    jar = os.path.join(CACHE, "jobs", version, "flinkops-examples.jar")
+    local = "flinkops-test/%s:%s" % (prefix, version)
     # /out and /savepoints exist in the image, owned by flink: the node's new volumes take that ownership.
     build_image(local, "FROM %s\nCOPY --chown=9999:9999 job.jar /opt/flink/usrlib/job.jar\n"
-                "RUN mkdir -p /out /savepoints && chown 9999:9999 /out /savepoints\n" % flink_image(FLINK_DEFAULT),
+                "RUN mkdir -p /out /savepoints && chown 9999:9999 /out /savepoints\n" % flink_image(version),
                 {"job.jar": jar})
-    image, _digest = push_image(swarm, local, "flinkops/%s:%s-java17" % (prefix, FLINK_DEFAULT))
+    image, _digest = push_image(swarm, local, "flinkops/%s:%s-java17" % (prefix, version))
     client = swarm.client()
     try:
         deployed = run(collections_path, app_task(swarm, prefix, image, node))
