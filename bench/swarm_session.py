@@ -59,10 +59,14 @@ def raw_deploy(name):
 def raw_remove(name):
     docker("service", "rm", name + "-jobmanager", name + "-taskmanager", check=False)
     deadline = time.monotonic() + 60
-    while docker("network", "rm", name + "-net", check=False).returncode != 0 and time.monotonic() < deadline:
-        if "not found" in docker("network", "inspect", name + "-net", check=False).stderr:
+    # The manager lists a removed overlay network until its allocator let go of it; a new one of the same name
+    # is refused until then, so "removed" means no longer listed.
+    while time.monotonic() < deadline:
+        docker("network", "rm", name + "-net", check=False)
+        listed = docker("network", "ls", "-q", "--filter", "name=^%s-net$" % name, check=False).stdout.strip()
+        if not listed:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     while registered(ADDRESS, PORT) and time.monotonic() < deadline:  # the old JobManager's port is free again
         time.sleep(0.5)
 

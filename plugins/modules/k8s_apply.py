@@ -54,6 +54,22 @@ options:
       - Take over fields that another field manager owns (C(kubectl apply --server-side --force-conflicts)).
     type: bool
     default: true
+  wait:
+    description:
+      - After applying, wait until each Deployment among the objects is rolled out (the new generation observed,
+        every replica updated and available, so its pods passed their startup and readiness probes) and each
+        CustomResourceDefinition is Established. Other kinds count as ready once applied.
+      - Not in check mode, and not for O(state=absent).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait in all (O(wait)); on time-out the task fails with the last state seen.
+    type: int
+    default: 300
+  wait_sleep:
+    description: Seconds between two looks (O(wait)).
+    type: float
+    default: 2
 seealso:
   - name: Server-side apply
     description: How the API server merges and tracks applied fields.
@@ -75,6 +91,12 @@ EXAMPLES = r"""
           name: flink
           namespace: flink
 
+- name: A Deployment, waiting until its pods pass their probes
+  flinkops.flink.k8s_apply:
+    definitions: "{{ lookup('ansible.builtin.file', 'operator-deployment.yml') | from_yaml_all | list }}"
+    wait: true
+    wait_timeout: 300
+
 - name: Remove them again
   flinkops.flink.k8s_apply:
     state: absent
@@ -87,6 +109,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ready:
+  description: With O(wait), the readiness of each Deployment and CRD waited for, by key.
+  returned: when O(wait) and not in check mode
+  type: dict
+  sample: {"Deployment flink-operator/flink-kubernetes-operator": "1/1 replicas updated, 1 available"}
 results:
   description: One entry per object, in the order handled.
   returned: always
@@ -117,7 +144,8 @@ option:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import Applier, validate_definitions
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import (
+    Applier, ReadinessWaiter, validate_definitions)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     K8S_ARGUMENT_SPEC, k8s_api_client, require_kubernetes)
 
@@ -128,6 +156,9 @@ def main():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         field_manager=dict(type="str", default="flinkops"),
         force_conflicts=dict(type="bool", default=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+        wait_sleep=dict(type="float", default=2),
     )
     spec.update(K8S_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
@@ -148,6 +179,9 @@ def main():
         if module._diff:
             result["diff"] = {"before": {r["key"]: r["before"] for r in changing},
                               "after": {r["key"]: r["after"] for r in changing}}
+        if module.params["wait"] and module.params["state"] == "present" and not module.check_mode:
+            result["ready"] = ReadinessWaiter(applier).wait(
+                module.params["definitions"], module.params["wait_timeout"], module.params["wait_sleep"])
     except FlinkOpsError as exc:
         fail(module, exc, **result)
     module.exit_json(**result)

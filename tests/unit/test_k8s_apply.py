@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import _clean, object_key, validate_definitions
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import (
+    _clean, object_key, readiness, validate_definitions)
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +35,29 @@ def test_server_maintained_fields_are_no_change():
     assert _clean(before) != _clean(after)
     assert object_key(before) == "ServiceAccount ns/flink"
     assert object_key({"kind": "Namespace", "metadata": {"name": "ns"}}) == "Namespace ns"
+
+
+def _deployment(generation=2, observed=2, replicas=1, updated=1, available=1, total=1):
+    return {"kind": "Deployment", "metadata": {"name": "op", "generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                       "availableReplicas": available, "replicas": total}}
+
+
+@pytest.mark.parametrize("deployment, ready", [
+    (_deployment(), True),
+    (_deployment(observed=1), False),           # the controller has not seen the new spec yet
+    (_deployment(available=0), False),          # the pod has not passed its probes
+    (_deployment(total=2), False),              # an old pod is still there during the roll-out
+    (_deployment(replicas=2, updated=1, available=2, total=2), False),
+])
+def test_deployment_readiness_is_a_finished_rollout(deployment, ready):
+    assert readiness(deployment)[0] is ready
+
+
+def test_crd_readiness_is_established():
+    crd = {"kind": "CustomResourceDefinition", "status": {"conditions": [{"type": "NamesAccepted", "status": "True"}]}}
+    assert readiness(crd) == (False, "not established yet")
+    crd["status"]["conditions"].append({"type": "Established", "status": "True"})
+    assert readiness(crd) == (True, "established")
+    assert readiness({"kind": "ConfigMap"}) == (True, "applied")

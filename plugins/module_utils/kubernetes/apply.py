@@ -14,6 +14,7 @@ import copy
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException
+from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 try:
     from kubernetes.dynamic import DynamicClient
@@ -27,7 +28,7 @@ except ImportError:  # the module fails first through require_kubernetes
     class ResourceNotFoundError(Exception):  # type: ignore[no-redef]
         """Stand-in so that except clauses work when the SDK is missing."""
 
-__all__ = ["Applier", "object_key", "validate_definitions"]
+__all__ = ["Applier", "ReadinessWaiter", "object_key", "readiness", "validate_definitions"]
 
 # Maintained by the server: never part of a comparison or a diff.
 _SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid",
@@ -95,6 +96,10 @@ class Applier(object):
         except ApiException as exc:
             raise BackendError("reading %s: %s" % (object_key(obj), _reason(exc)))
 
+    def current(self, obj):
+        """The object as the server has it now (status included), or None."""
+        return self._get(self._resource(obj), obj)
+
     def apply(self, objects):
         """Apply every object in order; returns a list of results (key, action, before, after)."""
         results = []
@@ -145,6 +150,51 @@ class Applier(object):
                     raise BackendError("deleting %s: %s" % (object_key(obj), _reason(exc)), hint=_hint(exc))
             results.append({"key": object_key(obj), "action": "deleted", "before": _clean(before), "after": None})
         return results
+
+
+def readiness(obj):
+    """(ready, summary) of an applied object as the server has it now: a Deployment is ready when its controller
+    has seen the new generation and every replica is updated and available (its pods' startup and readiness probes
+    passed); a CustomResourceDefinition when it is Established; anything else at once."""
+    kind = obj.get("kind")
+    status = obj.get("status") or {}
+    if kind == "Deployment":
+        want = (obj.get("spec") or {}).get("replicas", 1)
+        seen = status.get("observedGeneration", 0) >= (obj.get("metadata") or {}).get("generation", 0)
+        updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+        ready = seen and updated == want and available == want and status.get("replicas", 0) == want
+        return ready, "%s/%s replicas updated, %s available" % (updated, want, available)
+    if kind == "CustomResourceDefinition":
+        established = any(c.get("type") == "Established" and c.get("status") == "True"
+                          for c in status.get("conditions") or [])
+        return established, "established" if established else "not established yet"
+    return True, "applied"
+
+
+class ReadinessWaiter(object):
+    """Waits until every applied Deployment and CRD is ready (see readiness())."""
+
+    KINDS = ("Deployment", "CustomResourceDefinition")
+
+    def __init__(self, applier):
+        self.applier = applier
+
+    def wait(self, objects, timeout, sleep):
+        pending = [o for o in objects if o.get("kind") in self.KINDS]
+        if not pending:
+            return {}
+
+        def probe():
+            state = {}
+            for obj in pending:
+                current = self.applier.current(obj)
+                ready, summary = readiness(current) if current else (False, "missing")
+                state[object_key(obj)] = summary
+                if not ready:
+                    return False, {"summary": "; ".join("%s: %s" % kv for kv in state.items()), "objects": state}
+            return True, {"objects": state}
+
+        return wait_for(probe, timeout, sleep, "the applied objects to be ready")["objects"]
 
 
 def _reason(exc):
