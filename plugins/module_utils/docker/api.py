@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DEFAULT_DOCKER_HOST
 from ansible_collections.flinkops.flink.plugins.module_utils.http_keepalive import TRANSPORT_ERRORS, KeptAlive
 
-__all__ = ["APIError", "DockerApi", "DockerException", "ImageNotFound", "NotFound", "convert_filters"]
+__all__ = ["APIError", "DockerApi", "DockerException", "EngineClient", "ImageNotFound", "NotFound", "convert_filters"]
 
 
 class DockerException(Exception):
@@ -211,9 +211,12 @@ class DockerApi(object):
             params["filters"] = convert_filters(filters)
         return self._reader.get("/containers/json", params)
 
-    def networks(self, filters=None):
+    def networks(self, names=None, filters=None):
         if self._reader is None:
-            return self.__getattr__("networks")(filters=filters)
+            return self.__getattr__("networks")(names=names, filters=filters)
+        filters = dict(filters or {})
+        if names:
+            filters["name"] = list(names)  # what the SDK does with names=
         return self._reader.get("/networks", {"filters": convert_filters(filters)} if filters else None)
 
     def inspect_container(self, container):
@@ -230,3 +233,71 @@ class DockerApi(object):
         if self._reader is None:
             return self.__getattr__("inspect_volume")(volume)
         return self._reader.get("/volumes/%s" % quote(volume, safe=""))
+
+    # Swarm (a manager's daemon) -----------------------------------------------------------------------
+    def force_update_service(self, service):
+        """Restart every task of a service (``docker service update --force``)."""
+        client, docker_sdk = self._client()
+        try:
+            return client.services.get(service).force_update()
+        except docker_sdk.docker.errors.DockerException as exc:
+            raise translate(exc, docker_sdk.docker.errors) from exc
+
+    def info(self):
+        if self._reader is None:
+            return self.__getattr__("info")()
+        return self._reader.get("/info")
+
+    def inspect_service(self, service):
+        if self._reader is None:
+            return self.__getattr__("inspect_service")(service)
+        return self._reader.get("/services/%s" % quote(service, safe=""))
+
+    def inspect_network(self, net_id):
+        if self._reader is None:
+            return self.__getattr__("inspect_network")(net_id)
+        return self._reader.get("/networks/%s" % quote(net_id, safe=""))
+
+    def inspect_node(self, node_id):
+        if self._reader is None:
+            return self.__getattr__("inspect_node")(node_id)
+        return self._reader.get("/nodes/%s" % quote(node_id, safe=""))
+
+    def inspect_distribution(self, image):
+        if self._reader is not None:
+            try:
+                return self._reader.get("/distribution/%s/json" % quote(image, safe="/:@"), image=True)
+            except APIError:
+                pass  # a registry that wants credentials: the SDK sends them from the Docker config file
+        return self.__getattr__("inspect_distribution")(image)
+
+    def _listing(self, name, path, filters):
+        if self._reader is None:
+            return self.__getattr__(name)(filters=filters)
+        return self._reader.get(path, {"filters": convert_filters(filters)} if filters else None)
+
+    def nodes(self, filters=None):
+        return self._listing("nodes", "/nodes", filters)
+
+    def tasks(self, filters=None):
+        return self._listing("tasks", "/tasks", filters)
+
+    def secrets(self, filters=None):
+        return self._listing("secrets", "/secrets", filters)
+
+    def configs(self, filters=None):
+        return self._listing("configs", "/configs", filters)
+
+
+class EngineClient(object):
+    """The shape of the SDK's DockerClient that the swarm code uses (``info()`` and ``api``) over DockerApi: reads through the small client, the rest through the SDK on first use, this module's errors."""
+
+    def __init__(self, params):
+        self.api = DockerApi(params)
+
+    def info(self):
+        return self.api.info()
+
+    def close(self):
+        if self.api.sdk_used:
+            self.api.client.close()

@@ -23,7 +23,7 @@ import json
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, EngineClient, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
@@ -69,7 +69,7 @@ class SwarmCluster(ClusterPlatform):
         if params.get("state") != "absent" and params.get("wait") and not (spec.rest_port or params.get("rest_url")):
             raise SpecError("platform swarm waits through the JobManager's published REST port, and none is set",
                             option="rest_port", hint="Set rest_port (and publish_mode), give rest_url, or wait=false")
-        self.client = docker_client(params)
+        self.client = EngineClient(params)
         self._services = {}
         self._digest = False
 
@@ -294,13 +294,15 @@ class SwarmCluster(ClusterPlatform):
 
     def _apply_service(self, action):
         name = self.service_name(action.role)
+        if action.role == "jobmanager":
+            self._rest_url = None  # its task may start on another node
         if action.kind == "remove":
             try:
                 self.client.api.remove_service(name)
             except NotFound:
                 pass
         elif action.kind == "restart":
-            self.client.services.get(name).force_update()
+            self.client.api.force_update_service(name)
         else:
             service = self.service(action.role)
             service.apply([(action.kind, action.target)])
@@ -344,10 +346,15 @@ class SwarmCluster(ClusterPlatform):
             return self.params["rest_url"]
         if not self.spec.rest_port:
             return None
+        if getattr(self, "_rest_url", None):  # the JobManager's node, found once; again once its service changed
+            return self._rest_url
         host = docker_host_address(self.params, "0.0.0.0")
-        if self.publish_mode == "host":
-            host = task_node_address(self.client, self.service_name("jobmanager")) or host
-        return "http://%s:%d" % (host, self.spec.rest_port)
+        if self.publish_mode != "host":
+            return "http://%s:%d" % (host, self.spec.rest_port)
+        node = task_node_address(self.client, self.service_name("jobmanager"))
+        url = "http://%s:%d" % (node or host, self.spec.rest_port)
+        self._rest_url = url if node else None
+        return url
 
     def rest(self):
         url = self.rest_url()
@@ -398,7 +405,7 @@ class SwarmCluster(ClusterPlatform):
     @classmethod
     def find_rest_url(cls, params, name):
         """The REST URL of swarm cluster ``name``: its JobManager service's published port."""
-        client = docker_client(params)
+        client = EngineClient(params)
         try:
             service = client.api.inspect_service("%s-jobmanager" % name)
         except NotFound:

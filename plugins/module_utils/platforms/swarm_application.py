@@ -15,7 +15,7 @@ import json
 
 from ansible_collections.flinkops.flink.plugins.module_utils.application_job import (
     ApplicationJob, record_from_labels, record_labels)
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.swarm import (

@@ -18,7 +18,7 @@ import json
 import re
 import time
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.sdk import APIError, NotFound, docker_client
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, EngineClient, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     FlinkVersion, check_keys, render_properties, version_from_image)
@@ -26,10 +26,6 @@ from ansible_collections.flinkops.flink.plugins.module_utils.memory import parse
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import retry_out_of_sequence
 
-try:
-    from docker import types as docker_types
-except ImportError:  # pragma: no cover - require_docker fails the module first
-    docker_types = None
 
 HASH_LABEL = "org.flinkops.spec-hash"
 ROLE_LABEL = "org.flinkops.role"
@@ -51,6 +47,12 @@ TM_HEALTH_SCRIPT = (
     "body=$(cat <&3); for a in $(hostname -I 2>/dev/null || hostname -i); do "
     "case $body in *\"@$a:\"*) exit 0;; esac; done; exit 1")
 HEALTH_DEFAULTS = {"interval": 5, "timeout": 5, "retries": 24, "start_period": 300}
+
+
+def _types():
+    """``docker.types``, imported when a service is built (an unchanged run only reads, without the SDK)."""
+    from docker import types  # pylint: disable=import-outside-toplevel
+    return types
 
 
 def _nanos(seconds):
@@ -180,7 +182,7 @@ class SwarmService(object):
         self.params = params
         self.spec = spec
         self.check_mode = check_mode
-        self.client = client or docker_client(params)
+        self.client = client or EngineClient(params)
         self.failed_before = set()
         self.pending_since = {}
         self.warnings = []
@@ -289,20 +291,20 @@ class SwarmService(object):
         if not health:
             return None
         if health["test"][0] == "NONE":
-            return docker_types.Healthcheck(test=["NONE"])
-        return docker_types.Healthcheck(test=health["test"], interval=_nanos(health["interval"]),
-                                        timeout=_nanos(health["timeout"]), retries=health["retries"],
-                                        start_period=_nanos(health["start_period"]))
+            return _types().Healthcheck(test=["NONE"])
+        return _types().Healthcheck(test=health["test"], interval=_nanos(health["interval"]),
+                                    timeout=_nanos(health["timeout"]), retries=health["retries"],
+                                    start_period=_nanos(health["start_period"]))
 
     def _task_template(self, network_ids):
         d = self.spec.data
         mounts = []
         for m in d["mounts"]:
-            mounts.append(docker_types.Mount(target=m["target"], source=m.get("source") or "", type=m.get("type") or "bind",
-                                             read_only=bool(m.get("read_only"))))
-        secrets = [docker_types.SecretReference(self.secret_id(s["name"]), s["name"], filename=s["target"])
+            mounts.append(_types().Mount(target=m["target"], source=m.get("source") or "", type=m.get("type") or "bind",
+                                         read_only=bool(m.get("read_only"))))
+        secrets = [_types().SecretReference(self.secret_id(s["name"]), s["name"], filename=s["target"])
                    for s in d.get("secrets") or []] or None
-        container = docker_types.ContainerSpec(
+        container = _types().ContainerSpec(
             image=self.pinned_image(), command=d.get("entrypoint"), args=[d["command"]] + d["args"], env=d["env"],
             mounts=mounts, secrets=secrets,
             labels=dict(d["container_labels"], **{ROLE_LABEL: d["command"]}),
@@ -310,22 +312,22 @@ class SwarmService(object):
         res = d["resources"]
         resources = None
         if res:
-            resources = docker_types.Resources(
+            resources = _types().Resources(
                 cpu_limit=_nanos(res.get("limit_cpu")), cpu_reservation=_nanos(res.get("reserve_cpu")),
                 mem_limit=parse_memory(res["limit_memory"], "resources.limit_memory") if res.get("limit_memory") else None,
                 mem_reservation=parse_memory(res["reserve_memory"], "resources.reserve_memory")
                 if res.get("reserve_memory") else None)
         rp = d["restart_policy"]
-        restart = docker_types.RestartPolicy(
+        restart = _types().RestartPolicy(
             condition=rp.get("condition", "any"), delay=_nanos(rp.get("delay", 5)) or 0,
             max_attempts=rp.get("max_attempts", 0), window=_nanos(rp.get("window", 0)) or 0)
         placement = None
         if d["constraints"] or d["preferences"]:
-            placement = docker_types.Placement(constraints=d["constraints"] or None,
-                                               preferences=[docker_types.PlacementPreference("spread", p)
-                                                            for p in d["preferences"]] or None)
-        return docker_types.TaskTemplate(container_spec=container, resources=resources, restart_policy=restart,
-                                         placement=placement, networks=[{"Target": i} for i in network_ids] or None)
+            placement = _types().Placement(constraints=d["constraints"] or None,
+                                           preferences=[_types().PlacementPreference("spread", p)
+                                                        for p in d["preferences"]] or None)
+        return _types().TaskTemplate(container_spec=container, resources=resources, restart_policy=restart,
+                                     placement=placement, networks=[{"Target": i} for i in network_ids] or None)
 
     def secret_id(self, name):
         found = [s for s in self.client.api.secrets(filters={"name": name}) if s["Spec"]["Name"] == name]
@@ -336,17 +338,17 @@ class SwarmService(object):
     def _service_kwargs(self, network_ids):
         d = self.spec.data
         uc = d["update_config"]
-        update = docker_types.UpdateConfig(
+        update = _types().UpdateConfig(
             parallelism=uc.get("parallelism", 1), delay=_nanos(uc.get("delay", 0)),
             failure_action=uc.get("failure_action", "pause"), monitor=_nanos(uc.get("monitor", 5)),
             order=uc.get("order", "stop-first"))
         ports = [{"Protocol": p.get("protocol") or "tcp", "PublishedPort": p["published"], "TargetPort": p["target"],
                   "PublishMode": p.get("mode") or "ingress"} for p in d["publish"]]
-        endpoint = docker_types.EndpointSpec(mode=d["endpoint_mode"], ports=None)
+        endpoint = _types().EndpointSpec(mode=d["endpoint_mode"], ports=None)
         endpoint["Ports"] = ports
         return dict(task_template=self._task_template(network_ids), name=d["name"],
                     labels=dict(d["labels"], **{HASH_LABEL: self.spec.hash, ROLE_LABEL: d["command"]}),
-                    mode=docker_types.ServiceMode("replicated", replicas=d["replicas"]),
+                    mode=_types().ServiceMode("replicated", replicas=d["replicas"]),
                     update_config=update, endpoint_spec=endpoint)
 
     # -- applying ------------------------------------------------------------------------------------
@@ -384,17 +386,18 @@ class SwarmService(object):
             filters["desired-state"] = "running"
         tasks = self.client.api.tasks(filters=filters)
         nodes = {}
+        if any(t.get("NodeID") for t in tasks):
+            try:  # one listing of the nodes, not one look per task
+                for node in self.client.api.nodes():
+                    nodes[node["ID"]] = ((node.get("Description") or {}).get("Hostname") or node["ID"],
+                                         (node.get("Status") or {}).get("State"))
+            except APIError:
+                pass
         out = []
         for t in tasks:
             node_id = t.get("NodeID") or ""
-            if node_id and node_id not in nodes:
-                try:
-                    node = self.client.api.inspect_node(node_id)
-                    nodes[node_id] = (node["Description"]["Hostname"], (node.get("Status") or {}).get("State"))
-                except (APIError, KeyError):
-                    nodes[node_id] = (node_id, "unknown")
             status = t.get("Status") or {}
-            hostname, node_state = nodes.get(node_id, ("", ""))
+            hostname, node_state = nodes.get(node_id, (node_id, "unknown")) if node_id else ("", "")
             out.append({"id": t["ID"][:12], "slot": t.get("Slot"), "node": hostname, "node_state": node_state,
                         "state": status.get("State"), "desired_state": t.get("DesiredState"),
                         "message": status.get("Message") or "", "error": status.get("Err") or "",
@@ -409,13 +412,14 @@ class SwarmService(object):
         if update.get("State") in ("paused", "rollback_paused", "rollback_completed"):
             raise BackendError("the service update %s: %s" % (update.get("State"), update.get("Message")),
                                option="update_config", partial={"tasks": self.tasks(False)})
-        tasks = self.tasks()
+        every = self.tasks(False)
+        tasks = [t for t in every if t["desired_state"] == "running"]
         # A task on a node the swarm lost still says "running" until the swarm notices; it does not count.
         running = [t for t in tasks if t["state"] == "running" and t["node_state"] == "ready"]
         error = placement_error(self.spec.name, tasks, self.pending_since, time.monotonic())
         if error is not None:
             raise error
-        failed = [t for t in self.tasks(False) if t["state"] in FAILED_STATES and t["id"] not in self.failed_before]
+        failed = [t for t in every if t["state"] in FAILED_STATES and t["id"] not in self.failed_before]
         if len(failed) >= 3 and not len(running) == self.spec.data["replicas"]:
             last = failed[-1]
             raise BackendError("tasks of %s keep failing on %s: %s" % (
