@@ -32,3 +32,7 @@ if [ -d "$community_dir/ansible_collections/community/docker" ]; then
   export BENCH_COMMUNITY_COLLECTIONS="$community_dir"
 fi
 "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/session_deploy.py"
+# The swarm benchmark needs the swarm test bed up and formed (bench/swarm_session.py says how): BENCH_SWARM=1.
+if [ "${BENCH_SWARM:-0}" = 1 ]; then
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/swarm_session.py"
+fi
