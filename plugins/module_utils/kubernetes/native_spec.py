@@ -67,7 +67,9 @@ def _toleration_text(items, option):
 class NativeSpec(object):
     """The Kubernetes part of the spec, validated from the module parameters without touching anything."""
 
-    def __init__(self, params, spec, state):
+    def __init__(self, params, spec, state, needs_client=True):
+        """``needs_client``: the module runs Flink's client (native mode), which needs ``flink_home``; the
+        operator's mode has the operator do it."""
         self.params = params
         self.namespace = params.get("namespace") or "default"
         if not NAME_RE.match(self.namespace) or len(self.namespace) > 63:
@@ -151,7 +153,7 @@ class NativeSpec(object):
             self.pod_template.setdefault("kind", "Pod")
         self.log_level = params.get("log_level")
         self.flink_home = params.get("flink_home")
-        if state != "absent" and not self.flink_home:
+        if needs_client and state != "absent" and not self.flink_home:
             raise SpecError("is required on platform kubernetes", option="flink_home",
                             hint="Give the Flink distribution whose bin/kubernetes-session.sh the module runs "
                                  "(or set FLINK_HOME); its version must match the image's")

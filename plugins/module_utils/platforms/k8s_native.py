@@ -26,7 +26,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options 
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import RightsCheck
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
-from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, digest
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
@@ -49,10 +49,11 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
     # Flink's ResourceManager starts TaskManager pods for the jobs it runs: replicas is the number kept without jobs.
     default_taskmanagers = 0
     standby_jobmanagers = True
+    needs_client = True  # runs Flink's client (flink_home)
 
     def __init__(self, module, spec):
         super(K8sNativeCluster, self).__init__(module, spec)
-        self.native = NativeSpec(module.params, spec, module.params.get("state"))
+        self.native = NativeSpec(module.params, spec, module.params.get("state"), needs_client=self.needs_client)
         for warning in self.native.warnings:
             module.warn(warning)
         self.api_client = k8s_api_client(connection_params(module.params))
@@ -255,7 +256,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         if annotations.get(ANNOTATION_HASH) != self.spec_hash():
             before = self.before_view(actual)
             after = self.desired_view()
-            fields = sorted(k for k in set(before) | set(after) if k != "state" and before.get(k) != after.get(k))
+            fields = changed_fields(before, after)
             return [Action("recreate", "deployment %s" % cid, "changed: %s" % (", ".join(fields) or "spec"),
                            "jobmanager")]
         if self.params.get("state") == "restarted":

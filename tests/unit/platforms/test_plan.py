@@ -224,3 +224,78 @@ def test_swarm_network_of_another_driver_is_refused():
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "network"
+
+
+# Kubernetes (native) ------------------------------------------------------------------------------------------
+def k8s_platform(recording, **changes):
+    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import is_ha_configmap
+    params = merge(full_params(recording["params"], recording["kind"]), changes)
+    # No kubeconfig is read and nothing is asked: the client is built for an address that is never called.
+    params.update(kubeconfig=None, context=None, host="https://127.0.0.1:1")
+    module = RecordingModule(params)
+    cls = platform_class(params, recording["kind"])
+    cluster = cls(module, desired_spec(module, cls, require_image=params["state"] != "absent"))
+    cluster.core = cluster.apps = cluster.authz = Replay({})
+    client = cluster.api_client
+
+    def typed(data, kind):  # the SDK's own deserialisation of the API server's JSON
+        return client._ApiClient__deserialize(copy.deepcopy(data), kind)  # pylint: disable=protected-access
+
+    rec = recording["actual"]
+    configmaps = [typed(c, "V1ConfigMap") for c in rec["configmaps"]]
+    actual = {"deployment": typed(rec["deployment"], "V1Deployment") if rec["deployment"] else None,
+              "services": dict((k, typed(v, "V1Service") if v else None) for k, v in rec["services"].items()),
+              "configmaps": configmaps, "pods": [typed(p, "V1Pod") for p in rec["pods"]],
+              "ha_configmaps": [c for c in configmaps if is_ha_configmap(c, cluster.cluster_id)]}
+    return cluster, actual
+
+
+def test_k8s_unchanged_plans_nothing():
+    cluster, actual = k8s_platform(load("k8s_session"))
+    assert actual["deployment"] is not None and len(actual["pods"]) >= 1
+    assert planned(cluster, actual) == []
+    assert dict(cluster.before_view(actual), state=None) == dict(cluster.desired_view(), state=None)
+
+
+def test_k8s_spec_changes_recreate_the_deployment_naming_the_fields():
+    rec = load("k8s_session")
+    name = rec["params"]["name"]
+    cluster, actual = k8s_platform(rec, taskmanager={"memory": "1280m", "slots": 3})
+    assert planned(cluster, actual) == [
+        ("recreate", "deployment %s" % name, "changed: taskmanager.memory, taskmanager.slots")]
+    before, after = cluster.before_view(actual), cluster.desired_view()
+    assert (before["taskmanager"]["memory"], after["taskmanager"]["memory"]) != (None, None)
+    assert after["taskmanager"]["slots"] == 3 and before["taskmanager"]["slots"] != 3
+    cluster, actual = k8s_platform(rec, flink_config={"execution.checkpointing.interval": "30s"})
+    assert planned(cluster, actual) == [
+        ("recreate", "deployment %s" % name, "changed: flink_config.execution.checkpointing.interval")]
+
+
+def test_k8s_log_level_is_an_update_without_restart_and_restarted_restarts():
+    rec = load("k8s_session")
+    name = rec["params"]["name"]
+    cluster, actual = k8s_platform(rec, log_level="DEBUG")
+    assert [(k, t) for k, t, _r in planned(cluster, actual)] == [("update", "log level of %s" % name)]
+    cluster, actual = k8s_platform(rec, state="restarted")
+    assert planned(cluster, actual, "restarted") == [("restart", "deployment %s" % name, "state is restarted")]
+
+
+def test_k8s_absent_removes_the_deployment():
+    rec = load("k8s_session")
+    cluster, actual = k8s_platform(rec, state="absent")
+    assert [(k, t) for k, t, _r in planned(cluster, actual, "absent")][:1] == [
+        ("remove", "deployment %s" % rec["params"]["name"])]
+
+
+def test_k8s_foreign_deployment_and_left_over_services_are_refused():
+    rec = load("k8s_session")
+    cluster, actual = k8s_platform(rec)
+    actual["deployment"].metadata.annotations = {}
+    with pytest.raises(SpecError) as err:
+        cluster.plan(actual, "present")
+    assert err.value.option == "name" and "did not create" in err.value.message
+    cluster, actual = k8s_platform(rec)
+    actual["deployment"] = None
+    with pytest.raises(SpecError) as err:
+        cluster.plan(actual, "present")
+    assert err.value.option == "name" and "without a Deployment" in err.value.message
