@@ -290,7 +290,10 @@ class DockerApi(object):
 
 
 class EngineClient(object):
-    """The shape of the SDK's DockerClient that the swarm code uses (``info()`` and ``api``) over DockerApi: reads through the small client, the rest through the SDK on first use, this module's errors."""
+    """The shape of the SDK's DockerClient that the swarm code uses (``info()`` and ``api``) over DockerApi.
+
+    Reads go through the small client, the rest through the SDK on first use, with this module's errors.
+    """
 
     def __init__(self, params):
         self.api = DockerApi(params)
