@@ -13,9 +13,19 @@ options:
     description:
       - How the cluster runs on O(platform=kubernetes). C(native) is Flink's native Kubernetes mode, where Flink's client
         creates the JobManager Deployment, and the JobManager starts TaskManager pods itself when jobs need slots.
+      - C(operator) writes the spec as a C(FlinkDeployment) of the Flink Kubernetes Operator (server-side apply;
+        check mode is a server-side dry run that the operator's CRD schema validates), and the operator makes the same
+        native-mode objects. No Flink client or O(flink_home) is needed. The wait follows the operator's status
+        (C(jobManagerDeploymentStatus) READY, C(lifecycleState) STABLE for the applied generation; FAILED at once, a
+        JobManager deployment ERROR after 60 s, a pod whose image cannot be pulled at once). O(state=restarted) is the
+        operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) is refused (the
+        FlinkDeployment and the operator's ConfigMaps would show it; use O(secrets) or O(env_secrets)); a new
+        O(log_level) redeploys (the operator's C(logConfiguration)) instead of changing the running pods'. The
+        operator must be installed (role C(flinkops.flink.operator)) and watch O(namespace). Only
+        M(flinkops.flink.flink_session) has this mode so far.
       - Only with O(platform=kubernetes); defaults to C(native) there.
     type: str
-    choices: [native]
+    choices: [native, operator]
   namespace:
     description:
       - The namespace of the cluster (O(platform=kubernetes)). It must exist; the module does not create it
@@ -133,6 +143,17 @@ options:
         distribution's C(log4j-console.properties) otherwise.
     type: str
     choices: [TRACE, DEBUG, INFO, WARN, ERROR, 'OFF']
+notes:
+  - With O(platform=kubernetes), O(flink_config_secrets) end up in the cluster's ConfigMap C(flink-config-<name>),
+    as all of Flink's native-mode configuration does; prefer O(secrets) and O(env_secrets) for credentials.
+requirements:
+  - kubernetes (Python SDK) >= 31, with O(platform=kubernetes)
+  - A Flink distribution and Java on the host that runs the module, with O(platform=kubernetes)
+"""
+
+    # The Kubernetes connection (flinkops.flink.kubernetes_native.connection): modules with a Docker connection too.
+    CONNECTION = r"""
+options:
   kubeconfig:
     description:
       - Path of the kubeconfig file (O(platform=kubernetes)). If not set, the value of E(K8S_AUTH_KUBECONFIG), then
@@ -175,9 +196,4 @@ notes:
   - With O(platform=kubernetes) the Kubernetes connection options follow M(kubernetes.core.k8s) and its
     E(K8S_AUTH_*) variables; its TLS options go by kubernetes.core's aliases (O(verify_ssl), O(ssl_ca_cert),
     O(cert_file), O(key_file)) because the primary names are the Docker connection's.
-  - With O(platform=kubernetes), O(flink_config_secrets) end up in the cluster's ConfigMap C(flink-config-<name>),
-    as all of Flink's native-mode configuration does; prefer O(secrets) and O(env_secrets) for credentials.
-requirements:
-  - kubernetes (Python SDK) >= 31, with O(platform=kubernetes)
-  - A Flink distribution and Java on the host that runs the module, with O(platform=kubernetes)
 """

@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - flinkops.flink.wait
   - flinkops.flink.docker
   - flinkops.flink.kubernetes_native
+  - flinkops.flink.kubernetes_native.connection
   - flinkops.flink.attributes
 attributes:
   check_mode:

@@ -24,6 +24,11 @@ description:
     kept without jobs). The spec's hash is kept as an annotation of the Deployment; an unchanged spec changes
     nothing, a changed one recreates the cluster (refused while jobs run, unless O(disrupt_running_jobs)).
     C(absent) deletes the Deployment (owner references remove the rest) and the high-availability ConfigMaps.
+  - With O(platform=kubernetes) and O(mode=operator) the cluster is a C(FlinkDeployment) C(<name>) in
+    O(namespace) that the Flink Kubernetes Operator runs (see O(mode)); the spec's hash and view are annotations of
+    the FlinkDeployment; a changed spec is applied to it and the operator redeploys the session cluster (refused
+    while jobs run, unless O(disrupt_running_jobs)); C(absent) deletes it and waits until the operator removed
+    everything it made.
   - The module plans before it acts. Check mode returns the plan, diff mode the spec before and after; a real
     run applies exactly that plan. Bad input fails before anything is touched, naming the option.
   - With O(wait=true), C(present) means the REST API answers and exactly the requested TaskManagers are
@@ -38,6 +43,7 @@ extends_documentation_fragment:
   - flinkops.flink.wait
   - flinkops.flink.docker
   - flinkops.flink.kubernetes_native
+  - flinkops.flink.kubernetes_native.connection
   - flinkops.flink.attributes
 attributes:
   check_mode:
@@ -62,6 +68,9 @@ seealso:
   - name: Flink native Kubernetes
     description: The deployment this module automates with O(platform=kubernetes).
     link: https://nightlies.apache.org/flink/flink-docs-stable/docs/deployment/resource-providers/native_kubernetes/
+  - name: Flink Kubernetes Operator
+    description: What O(mode=operator) writes (FlinkDeployment) and waits on (its status).
+    link: https://nightlies.apache.org/flink/flink-kubernetes-operator-docs-stable/docs/custom-resource/reference/
 """
 
 EXAMPLES = r"""
@@ -140,6 +149,19 @@ EXAMPLES = r"""
     namespace: flink
     state: absent
 
+- name: The same cluster as a FlinkDeployment of the Flink Kubernetes Operator (role flinkops.flink.operator)
+  flinkops.flink.flink_session:
+    name: orders
+    platform: kubernetes
+    mode: operator
+    namespace: flink
+    service_account: flink
+    image: flink:2.2.1-java17
+    taskmanager:
+      replicas: 2
+      slots: 2
+  register: orders
+
 - name: The same cluster on a Docker Swarm, TaskManagers spread over the workers
   flinkops.flink.flink_session:
     name: orders
@@ -214,6 +236,14 @@ pods:
   elements: dict
   sample: [{"name": "orders-5d48d84b94-tbx2t", "role": "jobmanager", "phase": "Running", "node": "node1",
             "image": "flink:2.2.1-java17"}]
+operator:
+  description:
+    - The FlinkDeployment's status as the operator reports it - C(lifecycle_state), C(jobmanager_deployment_status),
+      the operator's C(error), the resource's C(generation) and the C(reconciled_generation) the operator last saw.
+  returned: with O(mode=operator), when the FlinkDeployment exists
+  type: dict
+  sample: {"lifecycle_state": "STABLE", "jobmanager_deployment_status": "READY", "error": null, "generation": 2,
+           "reconciled_generation": 2}
 rest_service:
   description: The REST Service C(<name>-rest).
   returned: on platform kubernetes, when it exists

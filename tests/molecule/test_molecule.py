@@ -36,7 +36,7 @@ SCENARIO_TIMEOUT = int(os.environ.get("FLINKOPS_MOLECULE_TIMEOUT", "1800"))
 # The test bed each shared create playbook (extensions/molecule/resources) brings up, as a pytest marker. The
 # client scenario runs on this machine as the host of native Kubernetes commands.
 CREATE_PLATFORM = {"create_docker.yml": "docker", "create_swarm.yml": "swarm", "create_kubernetes.yml": "kubernetes",
-                   "create_client.yml": "kubernetes"}
+                   "create_client.yml": "kubernetes", "create_operator.yml": "kubernetes"}
 
 
 def scenario_platform(role):

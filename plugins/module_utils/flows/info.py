@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 
@@ -51,12 +51,45 @@ def gather(rest, include_config=True, include_jobs=True):
     return facts
 
 
+def kubernetes_facts(module):
+    """flink_info on Kubernetes: REST through the API server's proxy to the cluster's ``<name>-rest`` Service
+    (native and operator clusters have one), and in operator mode the FlinkDeployments and FlinkSessionJobs."""
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import k8s_api_client
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
+    params = module.params
+    api_client = k8s_api_client(connection_params(params))
+    facts = {}
+    if params["mode"] == "operator":
+        from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
+            list_resources)
+        facts.update(list_resources(api_client, params["namespace"], params["name"]))
+    if params["name"] or params["rest_url"]:
+        rest = FlinkRest(params["rest_url"], validate_certs=params["validate_certs"]) if params["rest_url"] else \
+            K8sProxyRest(api_client, params["namespace"] or "default", params["name"] + "-rest")
+        if params["wait"]:
+            rest.wait_up(params["wait_timeout"], 0.5)
+        facts.update(gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"]))
+    return facts
+
+
 def run_info(module):
     """flink_info: find the cluster's REST API on its platform and gather the facts (changes nothing)."""
     params = module.params
     try:
+        if params["platform"] == "kubernetes":
+            require_sdk(module, params)
+            if not (params["name"] or params["rest_url"] or params["mode"] == "operator"):
+                raise SpecError("name or rest_url is required", option="name",
+                                hint="Give the cluster's name (or mode=operator to list the operator's resources)")
+            module.exit_json(changed=False, **kubernetes_facts(module))
+        if params["mode"] or params["namespace"]:
+            raise SpecError("mode and namespace apply to platform kubernetes only", option="mode",
+                            hint="Leave them out on platform %s" % params["platform"])
         url = params["rest_url"]
         if not url:
+            if not params["name"]:
+                raise SpecError("name or rest_url is required", option="name", hint="Give the cluster's name")
             require_sdk(module, params)
             url = find_rest_url(params, params["name"])
         rest = FlinkRest(url, validate_certs=params["validate_certs"])

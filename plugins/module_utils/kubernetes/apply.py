@@ -191,10 +191,58 @@ class ReadinessWaiter(object):
                 ready, summary = readiness(current) if current else (False, "missing")
                 state[object_key(obj)] = summary
                 if not ready:
+                    if current and obj.get("kind") == "Deployment":
+                        self.fail_on_broken_pods(current, state)
                     return False, {"summary": "; ".join("%s: %s" % kv for kv in state.items()), "objects": state}
             return True, {"objects": state}
 
         return wait_for(probe, timeout, sleep, "the applied objects to be ready")["objects"]
+
+    def fail_on_broken_pods(self, deployment, state):
+        """Fail at once when a pod of the Deployment waits for something waiting does not cure (an image that
+        cannot be pulled, a container that keeps crashing), with the container's last log lines."""
+        meta = deployment.get("metadata") or {}
+        labels = (((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+        if not labels:
+            return
+        selector = ",".join("%s=%s" % kv for kv in sorted(labels.items()))
+        resources = self.applier.client.resources
+        # Only the pods of the Deployment's current revision: an old pod may still crash during a roll-out.
+        revision = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        sets = resources.get(api_version="apps/v1", kind="ReplicaSet").get(
+            namespace=meta.get("namespace"), label_selector=selector).to_dict().get("items") or []
+        current = [((r.get("metadata") or {}).get("labels") or {}).get("pod-template-hash") for r in sets
+                   if ((r.get("metadata") or {}).get("annotations") or {}).get(
+                       "deployment.kubernetes.io/revision") == revision]
+        if not revision or not current:
+            return  # the controller has not made the revision's ReplicaSet yet
+        selector += ",pod-template-hash=%s" % current[0]
+        pods = resources.get(api_version="v1", kind="Pod").get(
+            namespace=meta.get("namespace"), label_selector=selector).to_dict().get("items") or []
+        for pod in pods:
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                reason = waiting.get("reason")
+                if reason not in BROKEN_POD_REASONS or (reason == "CrashLoopBackOff" and status.get("restartCount", 0) < 2):
+                    continue
+                tail = ""
+                if reason == "CrashLoopBackOff":
+                    try:
+                        import kubernetes
+                        tail = kubernetes.client.CoreV1Api(self.applier.client.client).read_namespaced_pod_log(
+                            pod["metadata"]["name"], meta.get("namespace"), container=status.get("name"),
+                            previous=True, tail_lines=20)
+                    except ApiException:
+                        tail = ""
+                raise BackendError("pod %s of %s: container %s is %s: %s%s" % (
+                    pod["metadata"]["name"], object_key(deployment), status.get("name"), reason,
+                    waiting.get("message") or "", ("; its last log lines:\n" + tail) if tail else ""),
+                    partial={"objects": state}, hint="Fix the cause and run again; the objects were left in place")
+
+
+# Reasons a container waits for that waiting does not cure.
+BROKEN_POD_REASONS = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                      "CreateContainerConfigError", "CreateContainerError")
 
 
 def _reason(exc):

@@ -33,7 +33,7 @@ K8S_CONNECTION_SPEC = dict((_ALIAS_NAME.get(name, name), dict((k, v) for k, v in
                            for name, spec in K8S_ARGUMENT_SPEC.items())
 
 NATIVE_ARGUMENT_SPEC = dict(
-    mode=dict(type="str", choices=["native"]),
+    mode=dict(type="str", choices=["native", "operator"]),
     namespace=dict(type="str"),
     service_account=dict(type="str"),
     image_pull_secrets=dict(type="list", elements="str", default=[], no_log=False),

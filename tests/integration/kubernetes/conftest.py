@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tests.conftest import CACHE, FLINK_DEFAULT, FLINK_VERSIONS, REPO, flink_image
+from tests.lib.ansible import run_playbook
 
 CLUSTER_SH = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
 
@@ -182,3 +183,44 @@ def flink_dist():
 
 
 __all__ = ["FLINK_DEFAULT", "FLINK_VERSIONS", "NETTOOL_IMAGE", "flink_image", "pod_manifest"]
+
+
+# The Flink Kubernetes Operator ---------------------------------------------------------------------
+OPERATOR_NS = "flinkops-operator-test"
+OPERATOR_IMAGE = "flinkops/flink-kubernetes-operator:1.15.0"
+# The fixture's operator watches every namespace but only FlinkDeployments with this label, so that the playbook
+# test's own operator (watching its namespace) is the only one reconciling that test's resources.
+SHARED_LABEL = {"flinkops.test/operator": "shared"}
+
+
+def operator_sh(*args):
+    proc = subprocess.run(["bash", "%s/testbed/kubernetes/operator.sh" % REPO] + list(args), capture_output=True,
+                          text=True, timeout=1800, check=False)
+    if proc.returncode != 0:
+        pytest.fail("operator.sh %s failed:\n%s" % (" ".join(args), proc.stderr[-4000:]))
+    return proc.stdout.strip()
+
+
+def role(collections_path, k8s, **variables):
+    variables = dict({"operator_namespace": OPERATOR_NS, "operator_kubeconfig": k8s.kubeconfig,
+                      "operator_image": OPERATOR_IMAGE, "operator_image_pull_policy": "Never",
+                      "operator_config": {"kubernetes.operator.reconcile.interval": "15 s",
+                                          "kubernetes.operator.label.selector": "flinkops.test/operator=shared"}},
+                     **variables)
+    return run_playbook(collections_path, tasks=[{"name": "operator", "ansible.builtin.include_role": {
+        "name": "flinkops.flink.operator"}, "vars": variables}])
+
+
+@pytest.fixture(scope="package")
+def operator(k8s, collections_path):
+    """The operator, watching every namespace, installed by the role (its chart from the test bed's build); one for
+    every operator test (test_operator*.py), removed by the role at the end."""
+    chart = operator_sh("chart").splitlines()[-1]
+    operator_sh("load")
+    t0 = time.monotonic()
+    result = role(collections_path, k8s, operator_chart_path=chart)
+    assert result.rc == 0, result.stdout[-4000:]
+    print("operator installed in %.0fs" % (time.monotonic() - t0))
+    yield chart
+    result = role(collections_path, k8s, operator_state="absent", operator_delete_deployments=True)
+    assert result.rc == 0, result.stdout[-4000:]

@@ -10,7 +10,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.argspec import CLUS
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform, ClusterPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import (
-    PLATFORM_OPTIONS, PLATFORMS, check_options, platform_class, platform_key)
+    KINDS, PLATFORM_OPTIONS, PLATFORMS, check_options, platform_class, platform_key)
 
 pytestmark = pytest.mark.unit
 JOB_PLATFORMS = ("docker", "swarm")  # the platform choices of flink_job and flink_info
@@ -20,6 +20,11 @@ JOB_PLATFORMS = ("docker", "swarm")  # the platform choices of flink_job and fli
 @pytest.mark.parametrize("kind", ["session", "application"])
 def test_registered_platforms_implement_the_contract(key, kind):
     platform, mode = key
+    if kind not in KINDS.get(key, ("session", "application")):
+        with pytest.raises(SpecError) as err:
+            platform_class({"platform": platform, "mode": mode}, kind)
+        assert err.value.option == "platform" and "has no %s clusters" % kind in err.value.message
+        return
     cls = platform_class({"platform": platform, "mode": mode}, kind)
     base = ApplicationPlatform if kind == "application" else ClusterPlatform
     assert issubclass(cls, base), cls

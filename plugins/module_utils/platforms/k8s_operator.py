@@ -1,0 +1,393 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Flink session cluster run by the Flink Kubernetes Operator: the spec as a FlinkDeployment.
+
+The module writes one FlinkDeployment ``<name>`` (server-side apply, field manager ``flinkops``); the operator
+makes the JobManager Deployment ``<name>``, its Services ``<name>`` and ``<name>-rest`` and ConfigMaps, the same
+objects as Flink's native mode (the operator runs native mode underneath), and TaskManager pods on demand. The
+FlinkDeployment carries the spec's public view and hash as annotations, as the JobManager Deployment does in
+native mode, so an unchanged run is recognised without asking the operator anything.
+
+Reads, REST (through the API server's proxy) and the description of the pods are native mode's. What differs:
+no Flink client on the module's host, check mode is a server-side dry run of the FlinkDeployment (the CRD's
+schema validates every field, the flinkVersion enum included), a restart is the operator's ``restartNonce``, and
+the wait follows the operator's status: ``jobManagerDeploymentStatus`` READY and ``lifecycleState`` STABLE for
+the generation applied; FAILED, an ERROR deployment status or the operator's ``status.error`` for that
+generation fail the wait at once, with the operator's message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
+    API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
+from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
+from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
+from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
+    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster)
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+
+CRD_NAME = "flinkdeployments.%s" % GROUP
+# Seconds a JobManager deployment status ERROR may last before the wait fails on it.
+ERROR_GRACE = 60
+# What describe() returns of the operator's status (option-independent names, see operator_resources.summary).
+OPERATOR_FIELDS = ("lifecycle_state", "jobmanager_deployment_status", "error", "generation", "reconciled_generation")
+# Seconds a validation error may be seen before the operator has read the applied generation.
+VALIDATION_GRACE = 10
+# Set from the FlinkDeployment's own fields (image, resources, service account, ...), never in flinkConfiguration.
+SPEC_FIELD_KEYS = ("kubernetes.cluster-id", "kubernetes.namespace", "kubernetes.service-account",
+                   "kubernetes.container.image.ref", "kubernetes.container.image.pull-policy",
+                   "jobmanager.memory.process.size", "taskmanager.memory.process.size", "kubernetes.jobmanager.cpu.amount",
+                   "kubernetes.taskmanager.cpu.amount", "kubernetes.jobmanager.replicas", "execution.attached")
+# The log4j configuration a FlinkDeployment gets with log_level (the operator's default otherwise).
+LOG4J_CONSOLE = """rootLogger.level = %s
+rootLogger.appenderRef.console.ref = ConsoleAppender
+appender.console.name = ConsoleAppender
+appender.console.type = CONSOLE
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %%d{yyyy-MM-dd HH:mm:ss,SSS} %%-5p %%-60c %%x - %%m%%n
+logger.pekko.name = org.apache.pekko
+logger.pekko.level = INFO
+logger.kafka.name = org.apache.kafka
+logger.kafka.level = INFO
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = WARN
+logger.zookeeper.name = org.apache.zookeeper
+logger.zookeeper.level = INFO
+monitorInterval = 30
+"""
+
+
+def flink_version_enum(version):
+    """The FlinkDeployment's flinkVersion of a Flink version: v<major>_<minor>."""
+    return "v%d_%d" % (version.major, version.minor)
+
+
+def wait_failure(platform, resource, seen, state, errors, failed_states):
+    """Raise when the operator's status says waiting will not help: a lifecycle state of ``failed_states``, a
+    validation error of the applied spec (the operator keeps running the last valid one; webhook off) or a
+    JobManager deployment ERROR lasting ERROR_GRACE seconds, a pod that cannot start. Adds unschedulable pods to the
+    summary. ``errors`` keeps the times of the errors between probes."""
+    status = resource.get("status") or {}
+    error = operator_error(status)
+    now = time.monotonic()
+    # ERROR can pass (a pod started before its ConfigMap existed: the kubelet mounts it on a retry), and so can a
+    # validation error of an earlier spec until the operator has read the new one.
+    for key, present in (("deployment", seen["jobmanager_deployment_status"] == "ERROR"),
+                         ("validation", "ValidationException" in (status.get("error") or "") and
+                          not reconciled(resource))):
+        if present:
+            errors.setdefault(key, now)
+        else:
+            errors.pop(key, None)
+    hint = "kubectl -n %s describe flinkdeployment %s; the operator's log" % (platform.namespace, platform.cluster_id)
+    if "validation" in errors and now - errors["validation"] >= VALIDATION_GRACE:
+        raise SpecError("the operator refuses the FlinkDeployment: %s" % error, option="flink_config",
+                        hint="Fix the option behind it; the operator keeps running the last valid spec")
+    lasting = "deployment" in errors and now - errors["deployment"] >= ERROR_GRACE
+    if seen["lifecycle_state"] in failed_states or lasting:
+        raise BackendError("the operator reports FlinkDeployment %s %s: %s" % (
+            platform.cluster_id, "JobManager deployment ERROR for %ds" % ERROR_GRACE if lasting else
+            seen["lifecycle_state"], error or "no message"), partial=state, hint=hint)
+    try:
+        pods = platform.core.list_namespaced_pod(platform.namespace,
+                                                 label_selector="app=%s" % platform.cluster_id).items
+    except ApiException as exc:
+        raise BackendError("listing the pods of %s failed: %s" % (platform.cluster_id, api_error(exc)))
+    problem = platform.pod_problem(pods)
+    if problem:
+        raise BackendError(problem, partial=state, hint="Fix the cause; the FlinkDeployment was left in place")
+    for pod in pods:  # a TaskManager the scheduler cannot place (too little CPU or memory, a taint)
+        for condition in pod.status.conditions or []:
+            if condition.type == "PodScheduled" and condition.status == "False" and condition.message:
+                state["summary"] += ", pod %s not scheduled: %s" % (pod.metadata.name, condition.message)
+
+
+def reconciled(resource):
+    """Whether the operator has reconciled the resource's current generation."""
+    meta = resource.get("metadata") or {}
+    status = resource.get("status") or {}
+    return status.get("observedGeneration") is not None and status["observedGeneration"] >= meta.get("generation", 0)
+
+
+class K8sOperatorCluster(K8sNativeCluster):
+    """A session cluster as a FlinkDeployment of the Flink Kubernetes Operator."""
+
+    platform = "kubernetes"
+    mode = "operator"
+    kind = "session"
+    needs_client = False
+    # Actions that apply the FlinkDeployment (checked by preflight first)
+    applying_kinds = ("create", "recreate", "restart")
+
+    def __init__(self, module, spec):
+        super(K8sOperatorCluster, self).__init__(module, spec)
+        if spec.secret_config:
+            raise SpecError("the operator keeps flinkConfiguration in the FlinkDeployment and in ConfigMaps, where "
+                            "anyone who may read them sees it", option="flink_config_secrets",
+                            hint="Put credentials in a Kubernetes Secret and give it through secrets (mounted) or "
+                                 "env_secrets (environment variables)")
+        if module.params.get("state") != "absent" and spec.version is None:
+            raise SpecError("the FlinkDeployment needs the Flink version", option="flink_version",
+                            hint="Set flink_version, or use an image tag that starts with it (flink:2.2.1-java17)")
+        self.custom = self.k8s.client.CustomObjectsApi(self.api_client)
+
+    # Actual state -------------------------------------------------------------------------------
+    def read(self):
+        actual = super(K8sOperatorCluster, self).read()
+        try:
+            resource = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise BackendError("reading FlinkDeployment %s/%s failed: %s" % (
+                    self.namespace, self.cluster_id, api_error(exc)))
+            resource = None
+            self.require_crd()
+        actual["flinkdeployment"] = resource
+        return actual
+
+    def require_crd(self):
+        try:
+            self.k8s.client.ApiextensionsV1Api(self.api_client).read_custom_resource_definition(CRD_NAME)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise SpecError("the Flink Kubernetes Operator's CRDs are not installed (no %s)" % CRD_NAME,
+                                option="mode", hint="Install the operator first (role flinkops.flink.operator)")
+            if exc.status != 403:  # a namespaced user may not read CRDs: the dry run tells later
+                raise BackendError("reading CRD %s failed: %s" % (CRD_NAME, api_error(exc)))
+
+    def exists(self, actual):
+        return actual["flinkdeployment"] is not None or bool(actual["ha_configmaps"])
+
+    def has_jobmanager(self, actual):
+        return actual["deployment"] is not None
+
+    def _resource_annotations(self, actual):
+        return ((actual.get("flinkdeployment") or {}).get("metadata") or {}).get("annotations") or {}
+
+    def before_view(self, actual):
+        if actual["flinkdeployment"] is None:
+            return {}
+        try:
+            view = json.loads(self._resource_annotations(actual).get(ANNOTATION_SPEC) or "{}")
+        except ValueError:
+            view = {}
+        return dict(view or {"name": self.cluster_id}, state="present")
+
+    def extra_view(self):
+        return {"mode": "operator"}
+
+    def spec_hash(self):
+        # log_level is part of the pods here: the operator redeploys for a new logConfiguration.
+        return digest({"view": self.desired_view()})
+
+    # Desired state ------------------------------------------------------------------------------
+    def flink_configuration(self):
+        conf = dict((k, v) for k, v in self.flink_settings().items() if k not in SPEC_FIELD_KEYS)
+        return dict((k, _legacy_value(k, v)) for k, v in conf.items())
+
+    def pod_template(self):
+        template = json.loads(json.dumps(self.native.pod_template)) if self.native.pod_template else None
+        if self.native.pull_secrets:
+            template = template or {"apiVersion": "v1", "kind": "Pod"}
+            template.setdefault("spec", {})["imagePullSecrets"] = [{"name": n} for n in self.native.pull_secrets]
+        return template
+
+    def resource(self, restart_nonce=None):
+        spec, native = self.spec, self.native
+        body = {
+            "image": spec.image,
+            "imagePullPolicy": PULL_POLICY[spec.image_pull],
+            "flinkVersion": flink_version_enum(spec.version),
+            "serviceAccount": native.service_account,
+            "mode": "native",
+            "flinkConfiguration": self.flink_configuration(),
+            "jobManager": {"replicas": native.jm_replicas,
+                           "resource": {"memory": format_memory(spec.jm_memory), "cpu": float(spec.jm_cpu or 1)}},
+            "taskManager": {"resource": {"memory": format_memory(spec.tm_memory), "cpu": float(spec.tm_cpu or 1)}},
+        }
+        template = self.pod_template()
+        if template:
+            body["podTemplate"] = template
+        if native.log_level:
+            body["logConfiguration"] = {"log4j-console.properties": LOG4J_CONSOLE % native.log_level}
+        if restart_nonce is not None:
+            body["restartNonce"] = restart_nonce
+        return {"apiVersion": API_VERSION, "kind": "FlinkDeployment",
+                "metadata": {"name": self.cluster_id, "namespace": self.namespace,
+                             "labels": dict(spec.labels, **{"app.kubernetes.io/managed-by": "flinkops"}),
+                             "annotations": {ANNOTATION_HASH: self.spec_hash(), ANNOTATION_MANAGED: MANAGED_BY,
+                                             ANNOTATION_SPEC: json.dumps(self.desired_view(), sort_keys=True)}},
+                "spec": body}
+
+    # Plan ---------------------------------------------------------------------------------------
+    def plan(self, actual, state):
+        resource = actual["flinkdeployment"]
+        target = "flinkdeployment %s" % self.cluster_id
+        if state == "absent":
+            actions = []
+            if resource is not None:
+                actions.append(Action("remove", target, "state is absent", "jobmanager"))
+            if actual["ha_configmaps"]:
+                actions.append(Action("remove", "high-availability configmaps %s" % ", ".join(
+                    sorted(c.metadata.name for c in actual["ha_configmaps"])), "state is absent", "ha"))
+            return actions
+        if resource is None:
+            if actual["deployment"] is not None:
+                raise SpecError("a Deployment %s that no FlinkDeployment owns exists in namespace %s" % (
+                    self.cluster_id, self.namespace), option="name",
+                    hint="A native-mode cluster of that name runs there: remove it first or choose another name")
+            return [Action("create", target, "missing", "jobmanager")]
+        annotations = self._resource_annotations(actual)
+        if annotations.get(ANNOTATION_MANAGED) != MANAGED_BY:
+            raise SpecError("a FlinkDeployment %s that this collection did not create exists in namespace %s" % (
+                self.cluster_id, self.namespace), option="name",
+                hint="Choose another name, or remove that FlinkDeployment")
+        if annotations.get(ANNOTATION_HASH) != self.spec_hash():
+            fields = changed_fields(self.before_view(actual), self.desired_view())
+            # The operator redeploys the session cluster for a new spec: jobs on it restart.
+            return [Action("recreate", target, "changed: %s" % (", ".join(fields) or "spec"), "jobmanager")]
+        if self.params.get("state") == "restarted":
+            return [Action("restart", target, "state is restarted (restartNonce)", "jobmanager")]
+        return []
+
+    # Preflight ----------------------------------------------------------------------------------
+    def preflight(self, actions, actual):
+        """Before anything changes: the service account exists, and the API server accepts the FlinkDeployment
+        (a server-side dry run: the CRD's schema checks every field, the operator's flinkVersion enum too)."""
+        if not any(a.kind in self.applying_kinds for a in actions):
+            return
+        try:
+            self.core.read_namespaced_service_account(self.native.service_account, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise SpecError("service account %s does not exist in namespace %s" % (
+                    self.native.service_account, self.namespace), option="service_account",
+                    hint="Create it with the rights Flink needs (role flinkops.flink.k8s_namespace, or the operator "
+                         "role's operator_watch_namespaces)")
+            if exc.status != 403:
+                raise BackendError("reading service account %s failed: %s" % (
+                    self.native.service_account, api_error(exc)))
+        self.dry_run(actual)
+
+    def applier(self, check_mode):
+        from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.apply import Applier
+        return Applier(self.api_client, field_manager="flinkops", force_conflicts=True, check_mode=check_mode)
+
+    def current_nonce(self, actual):
+        return ((actual.get("flinkdeployment") or {}).get("spec") or {}).get("restartNonce")
+
+    def dry_run(self, actual):
+        self._dry_run_body(self.resource(self.current_nonce(actual)))
+
+    def _dry_run_body(self, body):
+        try:
+            self.applier(True).apply([body])
+        except BackendError as exc:
+            message = exc.message
+            option = "flink_version" if "flinkVersion" in message else "mode"
+            raise SpecError("the API server refuses the FlinkDeployment: %s" % message, option=option,
+                            hint="flinkVersion %s: is it one this operator supports (its CRD lists them)? Are the "
+                                 "operator's CRDs those of its version (role flinkops.flink.operator updates "
+                                 "them)?" % body["spec"]["flinkVersion"])
+
+    # Apply --------------------------------------------------------------------------------------
+    def apply(self, actions):
+        for action in actions:
+            if action.kind == "remove" and action.role == "jobmanager":
+                self.delete_resource(wait=self.params.get("wait"))
+            elif action.kind == "remove" and action.role == "ha":
+                self.delete_ha_configmaps()
+            elif action.kind in ("create", "recreate"):
+                self.applier(False).apply([self.resource(self.read_nonce())])
+            elif action.kind == "restart":
+                self.applier(False).apply([self.resource((self.read_nonce() or 0) + 1)])
+
+    def read_nonce(self):
+        try:
+            resource = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
+        except ApiException:
+            return None
+        return (resource.get("spec") or {}).get("restartNonce")
+
+    def delete_resource(self, wait=True):
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise BackendError("deleting FlinkDeployment %s failed: %s" % (self.cluster_id, api_error(exc)))
+        if not wait:
+            return
+
+        def probe():
+            actual = self.read()
+            left = [("flinkdeployment", self.cluster_id)] if actual["flinkdeployment"] is not None else []
+            left += [("deployment", self.cluster_id)] if actual["deployment"] is not None else []
+            left += [("pod", p.metadata.name) for p in actual["pods"]]
+            left += [("service", n) for n, s in actual["services"].items() if s is not None]
+            return not left, {"summary": "waiting for %s to go" % ", ".join("%s %s" % kv for kv in left)}
+        wait_for(probe, self.params.get("wait_timeout") or 300, self.params.get("wait_sleep") or 0.5,
+                 "the removal of FlinkDeployment %s (the operator deletes what it made)" % self.cluster_id)
+
+    # Readiness ----------------------------------------------------------------------------------
+    def status(self):
+        try:
+            return self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
+        except ApiException as exc:
+            raise BackendError("reading FlinkDeployment %s failed: %s" % (self.cluster_id, api_error(exc)))
+
+    def wait_ready(self, timeout, sleep):
+        """The operator reconciled this generation, the JobManager Deployment is READY and the lifecycle STABLE,
+        then REST answers through the API server with at least taskmanager.replicas TaskManagers registered."""
+        minimum = self.native.tm_min
+        errors = {}
+
+        def probe():
+            resource = self.status()
+            seen = summary(resource)
+            state = {"summary": "lifecycle %s, JobManager deployment %s" % (
+                seen["lifecycle_state"], seen["jobmanager_deployment_status"]), "operator": seen}
+            wait_failure(self, resource, seen, state, errors, ("FAILED",))
+            if not reconciled(resource):
+                state["summary"] += ", generation %s not reconciled yet" % seen["generation"]
+                return False, state
+            error = seen["error"]
+            if error and seen["jobmanager_deployment_status"] != "READY":
+                state["summary"] += ", operator error: %s" % error
+            if seen["jobmanager_deployment_status"] != "READY" or seen["lifecycle_state"] != "STABLE":
+                return False, state
+            try:
+                rest = self.rest()
+                overview = rest.overview()
+                tms = rest.taskmanagers()
+            except RestUnavailable as exc:
+                state["summary"] += ", REST API not answering (%s)" % exc.message
+                return False, state
+            self._seen = (overview, tms)
+            state["summary"] += ", %d TaskManager(s) registered, %d wanted" % (len(tms), minimum)
+            return len(tms) >= minimum, state
+
+        self._operator = wait_for(probe, timeout, sleep, "FlinkDeployment %s to be STABLE%s" % (
+            self.cluster_id, " with %d TaskManager(s)" % minimum if minimum else ""))["operator"]
+        return self._operator
+
+    def describe(self, actual=None):
+        actual = actual or self.read()
+        result = super(K8sOperatorCluster, self).describe(actual)
+        resource = actual.get("flinkdeployment")
+        if resource is not None:
+            seen = summary(resource)
+            result["operator"] = dict((k, seen[k]) for k in OPERATOR_FIELDS)
+        return result
