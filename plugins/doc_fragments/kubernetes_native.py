@@ -21,8 +21,9 @@ options:
         operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) is refused (the
         FlinkDeployment and the operator's ConfigMaps would show it; use O(secrets) or O(env_secrets)); a new
         O(log_level) redeploys (the operator's C(logConfiguration)) instead of changing the running pods'. The
-        operator must be installed (role C(flinkops.flink.operator)) and watch O(namespace). Only
-        M(flinkops.flink.flink_session) has this mode so far.
+        operator must be installed (role C(flinkops.flink.operator)) and watch O(namespace).
+      - With M(flinkops.flink.flink_application) and C(operator), the operator runs upgrades and suspend/resume
+        itself; see that module's description.
       - Only with O(platform=kubernetes); defaults to C(native) there.
     type: str
     choices: [native, operator]

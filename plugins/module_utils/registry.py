@@ -22,7 +22,7 @@ PLATFORMS = {
     ("kubernetes", "operator"): "a FlinkDeployment of the Flink Kubernetes Operator",
 }
 # The kinds of cluster a (platform, mode) runs, where not both session and application.
-KINDS = {("kubernetes", "operator"): ("session",)}
+KINDS = {}
 
 # Options that only some platforms have: option -> {platform: None (accepted) or what to use there instead}.
 # An option missing here means the same on every platform. A platform missing from an entry refuses the option
@@ -113,7 +113,11 @@ def platform_class(params, kind="session"):
             return K8sNativeApplication
         from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import K8sNativeCluster
         return K8sNativeCluster
-    if (platform, mode) == ("kubernetes", "operator") and kind == "session":
+    if (platform, mode) == ("kubernetes", "operator"):
+        if kind == "application":
+            from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator_application import (
+                K8sOperatorApplication)
+            return K8sOperatorApplication
         from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import K8sOperatorCluster
         return K8sOperatorCluster
     raise SpecError("platform %s mode %s has no %s clusters" % (platform, mode, kind), option="platform")

@@ -25,6 +25,20 @@ description:
     O(job.jar), when given, must exist at that path on every node that runs the cluster's tasks (a jar in the image
     needs nothing on the nodes). Savepoints and checkpoints must be on a file system that every node which may run
     the JobManager reaches (S3, NFS); a node-local volume works only while the tasks stay on that node.
+  - >-
+    With O(platform=kubernetes) and O(mode=operator) the spec is a C(FlinkDeployment) with a C(job) (O(job.jar) is
+    its C(jarURI): C(local://) in the image or a volume of O(pod_template), http(s) or a Flink file system; no job ids
+    of your own). The operator runs the upgrades itself: a changed spec is applied as it is and the operator stops
+    the job as O(job.upgrade_mode) says (C(savepoint) needs O(job.savepoint_dir) or a savepoint directory in
+    O(flink_config); C(savepoint) and C(last-state) need C(execution.checkpointing.dir); C(last-state) restores
+    from the high-availability metadata when there is some, else the operator cancels the job and starts from the
+    last checkpoint it saw), deploys the new spec and starts the job from that state. O(state=suspended) is the
+    FlinkDeployment's C(job.state=suspended) with a savepoint: the FlinkDeployment stays, the record of the savepoint
+    (its C(status.jobStatus.upgradeSavepointPath)), and unlike the other platforms the JobManager stays too (the
+    operator 1.15 keeps it in native mode, idle with its job FINISHED, the TaskManagers released) until
+    O(state=running) redeploys and resumes from the savepoint. The wait follows the operator's status (C(lifecycleState) STABLE with the job
+    RUNNING, or SUSPENDED; FAILED, ROLLED_BACK, a validation error of the spec after 10 s and a JobManager
+    deployment ERROR after 60 s fail it with the operator's message). The result's C(operator) has its status.
   - With O(wait=true), C(running) means the REST API answers, the TaskManagers are registered and the job is
     RUNNING with all its tasks (or FINISHED, for a bounded job).
 author:
@@ -170,6 +184,23 @@ EXAMPLES = r"""
     job:
       entry_class: com.example.Clicks
       upgrade_mode: savepoint
+
+- name: Application through the Flink Kubernetes Operator (FlinkDeployment with a job)
+  flinkops.flink.flink_application:
+    name: clicks
+    platform: kubernetes
+    mode: operator
+    namespace: flink
+    service_account: flink
+    image: registry.example.com/clicks:2.2.1-java17
+    flink_config:
+      execution.checkpointing.interval: 10s
+      execution.checkpointing.dir: s3://flink/checkpoints
+    job:
+      jar: local:///opt/flink/usrlib/clicks.jar
+      entry_class: com.example.Clicks
+      upgrade_mode: savepoint
+      savepoint_dir: s3://flink/savepoints
 """
 
 RETURN = r"""
@@ -218,6 +249,14 @@ containers:
   elements: dict
   sample: [{"name": "clicks-jobmanager", "id": "0123456789ab", "role": "jobmanager", "state": "running",
             "image": "flink:2.2.1-java17"}]
+operator:
+  description:
+    - The FlinkDeployment's status as the operator reported it when the module finished (O(mode=operator)).
+  returned: with O(mode=operator), when the FlinkDeployment exists
+  type: dict
+  sample: {"lifecycle_state": "STABLE", "jobmanager_deployment_status": "READY", "job_state": "RUNNING",
+           "job_id": "3c0d1f7e9b2a4c5d8e1f00aa0193f2aa", "last_savepoint": "file:/savepoints/savepoint-3c0d1f-8a1b",
+           "error": null, "generation": 3, "reconciled_generation": 3}
 actions:
   description: The planned actions (applied unless in check mode), including C(upgrade), C(savepoint) and C(resume).
   returned: always

@@ -76,6 +76,34 @@ def save_state(app, action, actual, control, timeout, sleep, result):
         app.write_record(app.restore_from, job["jid"])
 
 
+def run_managed(module, app, actual, result):
+    """The flow of a platform that runs upgrades and suspend/resume itself (the operator): the platform plans every
+    state, applies the new spec and waits until its own controller is done; it keeps the record of a suspended
+    application itself (the FlinkDeployment)."""
+    params = module.params
+    state = params["state"]
+    if state != "absent":
+        app.prepare(check_only=module.check_mode)
+    actions = app.plan(actual, "present" if state == "running" else state)
+    app.preflight(actions, actual)
+    after = {} if state == "absent" else dict(app.desired_view(), state=state)
+    report_plan(result, actions, app.before_view(actual), after, module._diff)
+    if module.check_mode or state == "absent" and not actions:
+        module.exit_json(**result)
+    app.apply(actions)
+    if state == "absent":
+        module.exit_json(**result)
+    if params.get("wait"):
+        app.wait_ready(params["wait_timeout"], params["wait_sleep"])
+    described = app.describe()
+    result.update(described)
+    operator = described.get("operator") or {}
+    result["job_id"] = operator.get("job_id")
+    result["job_state"] = operator.get("job_state")
+    result["savepoint"] = result["last_savepoint"] = operator.get("last_savepoint")
+    module.exit_json(**result)
+
+
 def run_application(module):
     params = module.params
     state = params["state"]
@@ -85,6 +113,8 @@ def run_application(module):
         spec = desired_spec(module, platform_cls, require_image=state != "absent")
         app = platform_cls(module, spec)
         actual = app.read()
+        if app.manages_upgrades:
+            run_managed(module, app, actual, result)
         record = app.read_record()
         timeout, sleep = params["wait_timeout"], params["wait_sleep"]
         before = app.before_view(actual)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import time
 
@@ -205,7 +206,10 @@ def role(collections_path, k8s, **variables):
     variables = dict({"operator_namespace": OPERATOR_NS, "operator_kubeconfig": k8s.kubeconfig,
                       "operator_image": OPERATOR_IMAGE, "operator_image_pull_policy": "Never",
                       "operator_config": {"kubernetes.operator.reconcile.interval": "15 s",
-                                          "kubernetes.operator.label.selector": "flinkops.test/operator=shared"}},
+                                          "kubernetes.operator.label.selector": "flinkops.test/operator=shared",
+                                          # session jobs fetch their jars over http from a pod of the cluster
+                                          "kubernetes.operator.user.artifacts.allowed-schemes": ["https", "http"],
+                                          "kubernetes.operator.user.artifacts.disallow-restricted-hosts": False}},
                      **variables)
     return run_playbook(collections_path, tasks=[{"name": "operator", "ansible.builtin.include_role": {
         "name": "flinkops.flink.operator"}, "vars": variables}])
@@ -224,3 +228,17 @@ def operator(k8s, collections_path):
     yield chart
     result = role(collections_path, k8s, operator_state="absent", operator_delete_deployments=True)
     assert result.rc == 0, result.stdout[-4000:]
+
+
+@pytest.fixture
+def host_dirs(tmp_path):
+    """Directories of the one node (this machine) for hostPath volumes: savepoints, job output, jars."""
+    made = {}
+    for name in ("savepoints", "out", "jars"):
+        path = tmp_path / name
+        path.mkdir()
+        path.chmod(0o777)  # Flink runs as uid 9999 in the pods
+        made[name] = str(path)
+    os.chmod(str(tmp_path), 0o755)
+    yield made
+    shutil.rmtree(str(tmp_path), ignore_errors=True)

@@ -23,19 +23,6 @@ from tests.lib.ansible import run_playbook
 pytestmark = pytest.mark.kubernetes
 
 
-@pytest.fixture
-def host_dirs(tmp_path):
-    made = {}
-    for name in ("savepoints", "out", "jars"):
-        path = tmp_path / name
-        path.mkdir()
-        path.chmod(0o777)  # Flink runs as uid 9999 in the pods
-        made[name] = str(path)
-    os.chmod(str(tmp_path), 0o755)
-    yield made
-    shutil.rmtree(str(tmp_path), ignore_errors=True)
-
-
 def pod_template(dirs):
     return {"apiVersion": "v1", "kind": "Pod", "spec": {
         "containers": [{"name": "flink-main-container", "volumeMounts": [

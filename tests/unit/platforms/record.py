@@ -67,6 +67,8 @@ def record(name, params, kind="session"):
                          "services": dict((k, serialize(v)) for k, v in actual["services"].items()),
                          "configmaps": [serialize(c) for c in actual["configmaps"]],
                          "pods": [serialize(p) for p in actual["pods"]]}
+        if "flinkdeployment" in actual:  # mode operator: the custom resource, as the API server sends it
+            out["actual"]["flinkdeployment"] = actual["flinkdeployment"]
     os.makedirs(RECORDED, exist_ok=True)
     path = os.path.join(RECORDED, "%s.json" % name)
     with open(path, "w") as handle:

@@ -1,0 +1,155 @@
+"""flink_application with mode=operator on the real Flink Kubernetes Operator (built from its 1.15.0 source, installed
+by the role): the stateful counter as a FlinkDeployment with a job, STABLE with the job RUNNING, an unchanged re-run,
+check/diff of an upgrade, a savepoint upgrade and a last-state upgrade run by the operator, suspend (job.state
+suspended, a savepoint) and resume, removal that leaves nothing behind, on Flink 1.20 and 2.2. The output
+files prove every key counted on with no reset and no gap. Bad input is refused before anything is touched.
+
+The jar, the savepoints, checkpoints and the output are hostPath directories of the one node (this machine), as in
+the native application test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import pytest
+
+from tests.integration.docker.test_application import (
+    assert_counts_continuous, jar_versions, output, wait_for_more_output)
+from tests.integration.kubernetes.conftest import FLINK_VERSIONS, SHARED_LABEL, flink_image
+from tests.integration.kubernetes.test_native_application import pod_template
+from tests.integration.kubernetes.test_native_session import app_objects, make_service_account
+from tests.integration.kubernetes.test_operator import flink_deployment
+from tests.lib.ansible import run_playbook
+
+pytestmark = pytest.mark.kubernetes
+
+COUNTER_ARGS = ["--rate", "20", "--keys", "4", "--out", "/out", "--checkpoint-interval-ms", "1000"]
+
+
+def app_args(k8s, namespace, name, dirs, jar, version, state="running", **job):
+    job_spec = {"jar": "local:///opt/flink/usrlib/%s" % os.path.basename(jar),
+                "entry_class": "org.flinkops.examples.StatefulCounter", "args": list(COUNTER_ARGS),
+                "savepoint_dir": "file:///savepoints", "upgrade_mode": "savepoint"}
+    job_spec.update(job)
+    return {"name": name, "platform": "kubernetes", "mode": "operator", "namespace": namespace,
+            "service_account": "flink", "kubeconfig": k8s.kubeconfig, "image": flink_image(version),
+            "image_pull": "never", "wait_timeout": 420, "state": state, "labels": dict(SHARED_LABEL),
+            "jobmanager": {"memory": "1024m", "cpu": 0.25},
+            "taskmanager": {"memory": "1200m", "cpu": 0.25, "slots": 1},
+            "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8,
+                             "kubernetes.taskmanager.cpu.limit-factor": 8,
+                             "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000,
+                             "execution.checkpointing.dir": "file:///savepoints/checkpoints"},
+            "pod_template": pod_template(dirs), "job": job_spec}
+
+
+def run(collections_path, args, expect_ok=True, **kwargs):
+    result = run_playbook(collections_path, tasks=[{"name": "app", "flinkops.flink.flink_application": args,
+                                                    "register": "out"}], **kwargs)
+    if expect_ok and result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
+    return result.task("app")
+
+
+@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+def test_operator_application_upgrades_and_suspend_lose_no_state(k8s, operator, namespace, collections_path,
+                                                                 host_dirs, version):
+    make_service_account(k8s, namespace)
+    name = "opa-%s" % secrets.token_hex(3)
+    v1, v2 = jar_versions(host_dirs, version)
+    for jar in (v1, v2):
+        os.chmod(jar, 0o644)
+
+    # Check mode on nothing: a create (the server dry-ran the FlinkDeployment), nothing made.
+    predicted = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1, version), check=True)
+    assert [a["action"] for a in predicted["actions"]] == ["create"], predicted
+    assert flink_deployment(k8s, namespace, name) is None
+
+    t0 = time.monotonic()
+    deployed = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1, version))
+    print("deploy to STABLE with the job RUNNING took %.0fs" % (time.monotonic() - t0))
+    assert deployed["changed"] and deployed["job_state"] == "RUNNING", deployed
+    assert deployed["operator"]["lifecycle_state"] == "STABLE", deployed["operator"]
+    assert deployed["flink_version"] == version
+    first_job = deployed["job_id"]
+    resource = flink_deployment(k8s, namespace, name)
+    assert resource["spec"]["job"]["jarURI"] == "local:///opt/flink/usrlib/counter-v1.jar"
+    assert resource["spec"]["job"]["upgradeMode"] == "savepoint" and resource["spec"]["job"]["state"] == "running"
+    generation = resource["metadata"]["generation"]
+    again = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1, version))
+    assert again["changed"] is False and again["actions"] == [], again
+    assert flink_deployment(k8s, namespace, name)["metadata"]["generation"] == generation
+    wait_for_more_output(host_dirs["out"], 40, timeout=180)
+
+    # Savepoint upgrade (a new jar): check and diff mode predict it; the operator stops the job with a savepoint and
+    # starts the new one from it.
+    upgrade = app_args(k8s, namespace, name, host_dirs, v2, version)
+    predicted = run(collections_path, upgrade, check=True, diff=True)
+    assert [a["action"] for a in predicted["actions"]] == ["upgrade"], predicted
+    assert "job.jar" in predicted["actions"][0]["reason"], predicted["actions"]
+    assert predicted["diff"]["before"]["job"]["jar"].endswith("counter-v1.jar")
+    assert predicted["diff"]["after"]["job"]["jar"].endswith("counter-v2.jar")
+    assert flink_deployment(k8s, namespace, name)["metadata"]["generation"] == generation
+    upgraded = run(collections_path, upgrade)
+    assert upgraded["job_state"] == "RUNNING" and upgraded["job_id"] != first_job, upgraded
+    assert "/savepoints/savepoint-" in (upgraded["last_savepoint"] or ""), upgraded["operator"]
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # Last-state upgrade (new arguments): no high availability here, so the operator cancels the job and starts
+    # from the latest checkpoint it saw.
+    last_state = app_args(k8s, namespace, name, host_dirs, v2, version, upgrade_mode="last-state",
+                          args=COUNTER_ARGS[:-1] + ["1500"])
+    moved = run(collections_path, last_state)
+    assert moved["job_state"] == "RUNNING" and moved["job_id"] != upgraded["job_id"], moved
+    assert flink_deployment(k8s, namespace, name)["spec"]["job"]["args"][-1] == "1500"
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # Suspend: the operator stops the job with a savepoint; the FlinkDeployment stays (the record), and in native
+    # mode the operator keeps the idle JobManager until the resume.
+    suspend = dict(last_state, state="suspended")
+    suspended = run(collections_path, suspend)
+    assert suspended["changed"] and suspended["operator"]["lifecycle_state"] == "SUSPENDED", suspended
+    assert suspended["operator"]["job_state"] == "FINISHED", suspended["operator"]
+    assert "/savepoints/savepoint-" in (suspended["savepoint"] or ""), suspended
+    assert flink_deployment(k8s, namespace, name)["spec"]["job"]["state"] == "suspended"
+    assert run(collections_path, suspend)["changed"] is False
+    stopped_at = len(output(host_dirs["out"]))
+    time.sleep(3)
+    assert len(output(host_dirs["out"])) == stopped_at  # nothing runs while suspended
+
+    resumed = run(collections_path, last_state)
+    assert [a["action"] for a in resumed["actions"]] == ["resume"], resumed["actions"]
+    assert resumed["job_state"] == "RUNNING", resumed
+    wait_for_more_output(host_dirs["out"], stopped_at + 40, timeout=180)
+    assert run(collections_path, last_state)["changed"] is False
+
+    # The whole history: every key counted on through two upgrades and a suspend/resume.
+    finals = assert_counts_continuous(output(host_dirs["out"]))
+    assert len(finals) == 4 and min(finals.values()) > 20, finals
+
+    removed = run(collections_path, {"name": name, "platform": "kubernetes", "mode": "operator",
+                                     "namespace": namespace, "kubeconfig": k8s.kubeconfig, "state": "absent"})
+    assert removed["changed"]
+    assert flink_deployment(k8s, namespace, name) is None
+    left = app_objects(k8s, namespace, name)
+    assert not any(left.values()), left
+
+
+@pytest.mark.parametrize("job, option, text", [
+    ({"jar": "/tmp/controller.jar"}, "job.jar", "mode native"),
+    ({"savepoint_dir": None}, "job.savepoint_dir", "savepoint directory"),
+    ({"job_id": "0" * 32}, "job.job_id", "operator chooses"),
+], ids=["controller-jar", "no-savepoint-dir", "own-job-id"])
+def test_operator_application_bad_input_touches_nothing(k8s, operator, namespace, collections_path, host_dirs,
+                                                        job, option, text):
+    name = "opa-%s" % secrets.token_hex(3)
+    args = app_args(k8s, namespace, name, host_dirs, "counter.jar", FLINK_VERSIONS[0])
+    args["job"].update(job)
+    res = run(collections_path, args, expect_ok=False)
+    assert res["option"] == option and text in res["msg"], res
+    assert flink_deployment(k8s, namespace, name) is None

@@ -1,0 +1,128 @@
+"""flink_application with mode=operator, without an API server: the checks made before anything is touched, the
+FlinkDeployment's job as rendered, and plan() over the states a FlinkDeployment goes through (the resource the
+platform renders, with the status fields the operator sets). The real operator runs the same code in
+tests/integration/kubernetes/test_operator_application.py."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.flows.cluster import desired_spec
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import platform_class
+from tests.unit.platforms.record import RecordingModule, full_params
+
+pytestmark = pytest.mark.unit
+
+JOB = {"jar": "local:///opt/flink/usrlib/counter.jar", "entry_class": "org.flinkops.examples.StatefulCounter",
+       "args": ["--rate", "20"], "savepoint_dir": "file:///savepoints", "upgrade_mode": "savepoint",
+       "restore": "auto", "allow_non_restored_state": False, "parallelism": None, "savepoint_path": None,
+       "job_id": None}
+
+
+def platform(state="running", job=None, flink_config=None):
+    params = full_params({
+        "name": "clicks", "platform": "kubernetes", "mode": "operator", "namespace": "flink",
+        "service_account": "flink", "image": "flinkops/flink:2.2.1-java17", "state": state,
+        # No kubeconfig is read and nothing is asked: the client is built for an address that is never called.
+        "kubeconfig": None, "context": None, "host": "https://127.0.0.1:1",
+        "flink_config": {"execution.checkpointing.dir": "file:///savepoints/checkpoints"}
+        if flink_config is None else flink_config,
+        "job": dict(JOB, **(job or {}))}, "application")
+    module = RecordingModule(params)
+    cls = platform_class(params, "application")
+    return cls(module, desired_spec(module, cls, require_image=state != "absent"))
+
+
+def deployed(app, job_state="running", **status):
+    """The FlinkDeployment as the API server returns it once the operator reconciled it."""
+    resource = copy.deepcopy(app.resource(job_state=job_state))
+    resource["metadata"].update(generation=2, uid="0d4f")
+    resource["status"] = dict({"lifecycleState": "STABLE", "jobManagerDeploymentStatus": "READY",
+                               "observedGeneration": 2,
+                               "jobStatus": {"state": "RUNNING", "jobId": "a" * 32}}, **status)
+    return {"flinkdeployment": resource, "deployment": object(), "services": {}, "configmaps": [], "pods": [],
+            "ha_configmaps": []}
+
+
+def kinds(actions):
+    return [a.kind for a in actions]
+
+
+@pytest.mark.parametrize("job, flink_config, option, text", [
+    ({"jar": "/srv/jobs/counter.jar"}, None, "job.jar", "mode native"),
+    ({"jar": "ftp://jobs/counter.jar"}, None, "job.jar", "not a URL it can read"),
+    ({"job_id": "0" * 32}, None, "job.job_id", "operator chooses"),
+    ({"savepoint_dir": None}, None, "job.savepoint_dir", "no savepoint directory"),
+    ({"upgrade_mode": "last-state"}, {}, "job.upgrade_mode", "checkpoint"),
+])
+def test_refused_before_anything_is_touched(job, flink_config, option, text):
+    with pytest.raises(SpecError) as err:
+        platform(job=job, flink_config=flink_config)
+    assert err.value.option == option and text in str(err.value), str(err.value)
+
+
+def test_stateless_needs_no_state_directories():
+    app = platform(job={"upgrade_mode": "stateless", "savepoint_dir": None}, flink_config={})
+    conf = app.resource()["spec"]["flinkConfiguration"]
+    assert "execution.checkpointing.externalized-checkpoint-retention" not in conf
+
+
+def test_the_job_as_the_operator_gets_it():
+    app = platform(job={"savepoint_path": "file:///savepoints/savepoint-1"})
+    spec = app.resource()["spec"]
+    assert spec["job"] == {"jarURI": JOB["jar"], "entryClass": JOB["entry_class"], "args": ["--rate", "20"],
+                           "upgradeMode": "savepoint", "state": "running", "allowNonRestoredState": False,
+                           "parallelism": 1, "initialSavepointPath": "file:///savepoints/savepoint-1"}
+    conf = spec["flinkConfiguration"]
+    assert conf["execution.checkpointing.savepoint-dir"] == "file:///savepoints"
+    # last-state without HA is a cancel plus the latest checkpoint: checkpoints must outlive the cancel
+    assert conf["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+    assert "parallelism.default" not in conf and "$internal.pipeline.job-id" not in conf
+    # a suspend is always with a savepoint, whatever the upgrade mode
+    suspended = platform(job={"upgrade_mode": "last-state"}).resource(job_state="suspended")["spec"]["job"]
+    assert suspended["state"] == "suspended" and suspended["upgradeMode"] == "savepoint"
+    assert platform(job={"parallelism": 3}).resource()["spec"]["job"]["parallelism"] == 3
+
+
+def test_plan_through_the_states_of_a_flinkdeployment():
+    app = platform()
+    missing = {"flinkdeployment": None, "deployment": None, "services": {}, "configmaps": [], "pods": [],
+               "ha_configmaps": []}
+    assert kinds(app.plan(missing, "present")) == ["create"]
+    assert app.plan(missing, "suspended") == []  # nothing to suspend
+
+    running = deployed(app)
+    assert app.plan(running, "present") == []
+    assert app.before_view(running)["state"] == "running"
+    assert kinds(app.plan(running, "suspended")) == ["savepoint"]
+
+    changed = platform(job={"jar": "local:///opt/flink/usrlib/counter-v2.jar"})
+    upgrade = changed.plan(running, "present")
+    assert kinds(upgrade) == ["upgrade"] and "job.jar" in upgrade[0].reason and "savepoint" in upgrade[0].reason
+
+    suspended = deployed(app, job_state="suspended", lifecycleState="SUSPENDED",
+                         jobStatus={"state": "FINISHED", "upgradeSavepointPath": "file:/savepoints/savepoint-9"})
+    assert app.before_view(suspended)["state"] == "suspended"
+    assert app.plan(suspended, "suspended") == []
+    resume = app.plan(suspended, "present")
+    assert kinds(resume) == ["resume"] and "file:/savepoints/savepoint-9" in resume[0].reason
+    assert "changed: job.jar" in changed.plan(suspended, "present")[0].reason  # resumed with the new spec
+
+    assert kinds(platform(state="absent").plan(running, "absent")) == ["remove"]
+
+
+def test_foreign_or_session_flinkdeployments_are_refused():
+    app = platform()
+    foreign = deployed(app)
+    del foreign["flinkdeployment"]["metadata"]["annotations"]["flinkops.org/managed-by"]
+    with pytest.raises(SpecError) as err:
+        app.plan(foreign, "present")
+    assert err.value.option == "name" and "did not create" in str(err.value)
+    session = deployed(app)
+    del session["flinkdeployment"]["spec"]["job"]
+    with pytest.raises(SpecError) as err:
+        app.plan(session, "present")
+    assert "session cluster" in str(err.value)
