@@ -16,12 +16,26 @@ description:
   - The jar is uploaded only when its content (SHA-256) is not on the cluster yet.
   - With O(wait=true), C(running) means the job is RUNNING with all its tasks running (or FINISHED, for a
     bounded job); a job that fails makes the module fail with Flink's root cause.
+  - >-
+    With O(platform=kubernetes) and O(mode=operator) the job is a C(FlinkSessionJob) O(name) on the session
+    C(FlinkDeployment) O(cluster) (from M(flinkops.flink.flink_session) with C(mode=operator))
+    in O(namespace); server-side apply, check mode as a server-side dry run. O(jar) is its C(jarURI): the operator
+    fetches it itself, and the operator's artifact rules apply (1.15 allows only C(https) by default, and refuses
+    hosts that resolve to loopback or private addresses; change them with the operator role's C(operator_config)
+    keys C(kubernetes.operator.user.artifacts.allowed-schemes) and
+    C(kubernetes.operator.user.artifacts.disallow-restricted-hosts)). The operator runs the upgrades
+    (O(upgrade_mode)); C(suspended) is C(job.state=suspended) with a savepoint, the resource stays and C(running)
+    resumes from it; C(absent) deletes the resource (the operator cancels the job). Each job is changed on its
+    own: the session and its other jobs are untouched. The wait follows the operator's status (lifecycle STABLE
+    with the job RUNNING, or SUSPENDED); a refused jarURI fails it after 10 s with the operator's message.
+    C(cancelled), O(rest_url), O(trigger_savepoint) and O(restore=required) do not apply.
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
   - flinkops.flink.in_process
   - flinkops.flink.wait
   - flinkops.flink.docker
+  - flinkops.flink.kubernetes_native.connection
   - flinkops.flink.attributes
 attributes:
   check_mode:
@@ -49,7 +63,24 @@ options:
         node that runs it in host mode).
     type: str
     default: docker
-    choices: [docker, swarm]
+    choices: [docker, swarm, kubernetes]
+  mode:
+    description:
+      - With O(platform=kubernetes), C(operator) (the only mode there). The job is then a C(FlinkSessionJob) of the
+        Flink Kubernetes Operator.
+    type: str
+    choices: [operator]
+  labels:
+    description:
+      - Labels of the C(FlinkSessionJob) (O(mode=operator) only), for example the one an operator's
+        C(kubernetes.operator.label.selector) selects.
+    type: dict
+    default: {}
+  namespace:
+    description:
+      - Namespace of the C(FlinkSessionJob) and its session C(FlinkDeployment) (O(mode=operator)). Defaults to
+        C(default).
+    type: str
   rest_url:
     description:
       - URL of the session cluster's REST API. Either this or O(cluster).
@@ -178,7 +209,7 @@ job_state:
   sample: RUNNING
 action:
   description: What was done (or would be, in check mode) - C(submit), C(resume), C(upgrade), C(savepoint),
-    C(suspend), C(cancel), C(delete-jars) or nothing.
+    C(suspend), C(cancel), C(delete-jars), with O(mode=operator) C(remove), or nothing.
   returned: always
   type: str
   sample: upgrade
@@ -198,9 +229,15 @@ jar_id:
   returned: when O(state=running)
   type: str
   sample: 0b9a7c52-1f57-4f0c-9bd4-4c59f5d1e3a1_flinkops-1a2b3c4d-0123456789abcdef-enrichment-1.5.jar
+operator:
+  description: The FlinkSessionJob's status as the operator reported it when the module finished.
+  returned: with O(mode=operator), unless O(state=absent)
+  type: dict
+  sample: {"lifecycle_state": "STABLE", "job_state": "RUNNING", "job_id": "3c0d1f7e9b2a4c5d8e1f00aa0193f2aa",
+           "last_savepoint": null, "error": null, "generation": 1, "reconciled_generation": 1}
 rest_url:
   description: REST URL of the cluster.
-  returned: always
+  returned: unless O(mode=operator)
   type: str
   sample: http://127.0.0.1:8081
 """
@@ -210,16 +247,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flinkops.flink.plugins.module_utils.argspec import WAIT_ARGUMENT_SPEC
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DOCKER_ARGUMENT_SPEC
 from ansible_collections.flinkops.flink.plugins.module_utils.flows.job import run_job
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import K8S_CONNECTION_SPEC
 
 
 def main(module_class=AnsibleModule):
     """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
     argument_spec = dict(DOCKER_ARGUMENT_SPEC)
     argument_spec.update(WAIT_ARGUMENT_SPEC)
+    argument_spec.update(K8S_CONNECTION_SPEC)
     argument_spec.update(
         name=dict(type="str", required=True),
         cluster=dict(type="str"),
-        platform=dict(type="str", default="docker", choices=["docker", "swarm"]),
+        platform=dict(type="str", default="docker", choices=["docker", "swarm", "kubernetes"]),
+        mode=dict(type="str", choices=["operator"]),
+        namespace=dict(type="str"),
+        labels=dict(type="dict", default={}),
         rest_url=dict(type="str"),
         state=dict(type="str", default="running", choices=["running", "suspended", "cancelled", "absent"]),
         jar=dict(type="path"),

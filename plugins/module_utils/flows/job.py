@@ -6,7 +6,7 @@ with the state-saving step its upgrade mode asks for, wait until the job runs.""
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
 from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
@@ -21,10 +21,62 @@ def _state_word(job):
     return state.lower() if state else "none"
 
 
-def run_job(module):
+def run_operator_job(module):
+    """A FlinkSessionJob on a session FlinkDeployment (platform kubernetes, mode operator): the operator fetches the
+    jar, submits, upgrades and suspends the job; the module plans, applies the resource and waits on its status."""
     params = module.params
+    state = params["state"]
     result = {"changed": False, "action": None}
     try:
+        if params.get("mode") != "operator":
+            raise SpecError("platform kubernetes runs session jobs as FlinkSessionJobs of the Flink Kubernetes "
+                            "Operator", option="mode",
+                            hint="Set mode operator (the session from flink_session mode=operator), or give the "
+                                 "session's rest_url with platform docker")
+        require_sdk(module, params)
+        from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
+        from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator_job import (
+            OperatorJobSpec, OperatorSessionJob)
+        job = OperatorSessionJob(module, OperatorJobSpec(params))
+        actual = job.read()
+        actions = job.plan(actual, state)
+        job.preflight(actions)
+        if actions:
+            result.update(action=actions[0].kind, reason=actions[0].reason, changed=True)
+        if module._diff:
+            before = job.before_view(actual)
+            result["diff"] = {"before": before, "after": job.desired_view(state) if actions else before}
+        if module.check_mode or state == "absent":
+            if actions and not module.check_mode:
+                job.apply(actions)
+            module.exit_json(**result)
+        job.apply(actions)
+        if params["wait"]:
+            seen = job.wait(state)
+        else:
+            seen = summary(job.read()["job"] or {})
+        result.update(job_id=seen.get("job_id"), job_state=seen.get("job_state"),
+                      operator=dict((k, seen.get(k)) for k in ("lifecycle_state", "job_state", "job_id",
+                                                               "last_savepoint", "error", "generation",
+                                                               "reconciled_generation")))
+        if state == "suspended" or any(a.kind in ("upgrade", "resume") for a in actions):
+            result["savepoint"] = seen.get("last_savepoint")
+    except FlinkOpsError as exc:
+        fail(module, exc, **result)
+    module.exit_json(**result)
+
+
+def run_job(module):
+    params = module.params
+    if params.get("platform") == "kubernetes":
+        run_operator_job(module)
+        return
+    result = {"changed": False, "action": None}
+    try:
+        for option in ("mode", "namespace", "labels"):
+            if params.get(option):
+                raise SpecError("applies to platform kubernetes (mode operator) only", option=option,
+                                hint="Remove it, or set platform=kubernetes and mode=operator")
         spec = JobSpec(params)
         url = params["rest_url"]
         if not url:
