@@ -158,7 +158,9 @@ def app_task(swarm, prefix, image, node, state="running", **job):
     return {"name": "app", "register": "out", "flinkops.flink.flink_application": {
         "name": prefix, "platform": "swarm", "image": image, "docker_host": swarm.manager_docker_host,
         "state": state, "network": "%s-net" % prefix, "endpoint_mode": "dnsrr", "rest_port": APP_PORT,
-        "wait_timeout": 300, "jobmanager": {"memory": "1024m", "constraints": pin},
+        # 480 s: in the full suite the Kubernetes worker's operator tests share the two cores, and a JobManager
+        # restoring from a checkpoint was seen not to answer within 300 s there (it took 199 s alone).
+        "wait_timeout": 480, "jobmanager": {"memory": "1024m", "constraints": pin},
         "taskmanager": {"memory": "1152m", "replicas": 1, "slots": 2, "constraints": pin},
         # Checkpoints retained on cancellation from the start, so that a later last-state upgrade has one.
         "flink_config": {"execution.checkpointing.dir": "file:///savepoints/checkpoints",
