@@ -230,6 +230,22 @@ class K8sOperatorCluster(K8sNativeCluster):
                 "spec": body}
 
     # Plan ---------------------------------------------------------------------------------------
+    def own_resource(self, actual):
+        """The FlinkDeployment when this collection made it, None when there is none; refuses a foreign one, or a
+        native-mode Deployment of the same name."""
+        resource = actual["flinkdeployment"]
+        if resource is None:
+            if actual["deployment"] is not None:
+                raise SpecError("a Deployment %s that no FlinkDeployment owns exists in namespace %s" % (
+                    self.cluster_id, self.namespace), option="name",
+                    hint="A native-mode cluster of that name runs there: remove it first or choose another name")
+            return None
+        if self._resource_annotations(actual).get(ANNOTATION_MANAGED) != MANAGED_BY:
+            raise SpecError("a FlinkDeployment %s that this collection did not create exists in namespace %s" % (
+                self.cluster_id, self.namespace), option="name",
+                hint="Choose another name, or remove that FlinkDeployment")
+        return resource
+
     def plan(self, actual, state):
         resource = actual["flinkdeployment"]
         target = "flinkdeployment %s" % self.cluster_id
@@ -241,17 +257,9 @@ class K8sOperatorCluster(K8sNativeCluster):
                 actions.append(Action("remove", "high-availability configmaps %s" % ", ".join(
                     sorted(c.metadata.name for c in actual["ha_configmaps"])), "state is absent", "ha"))
             return actions
-        if resource is None:
-            if actual["deployment"] is not None:
-                raise SpecError("a Deployment %s that no FlinkDeployment owns exists in namespace %s" % (
-                    self.cluster_id, self.namespace), option="name",
-                    hint="A native-mode cluster of that name runs there: remove it first or choose another name")
+        if self.own_resource(actual) is None:
             return [Action("create", target, "missing", "jobmanager")]
         annotations = self._resource_annotations(actual)
-        if annotations.get(ANNOTATION_MANAGED) != MANAGED_BY:
-            raise SpecError("a FlinkDeployment %s that this collection did not create exists in namespace %s" % (
-                self.cluster_id, self.namespace), option="name",
-                hint="Choose another name, or remove that FlinkDeployment")
         if annotations.get(ANNOTATION_HASH) != self.spec_hash():
             fields = changed_fields(self.before_view(actual), self.desired_view())
             # The operator redeploys the session cluster for a new spec: jobs on it restart.

@@ -23,7 +23,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
-    ANNOTATION_HASH, ANNOTATION_MANAGED, MANAGED_BY, OPERATOR_FIELDS, K8sOperatorCluster, reconciled,
+    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, reconciled,
     wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -127,21 +127,13 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
     def plan(self, actual, state):
         if state == "absent":
             return super(K8sOperatorApplication, self).plan(actual, "absent")
-        resource = actual["flinkdeployment"]
         target = "flinkdeployment %s" % self.cluster_id
+        if state == "suspended" and actual["flinkdeployment"] is None:
+            return []
+        resource = self.own_resource(actual)
         if resource is None:
-            if state == "suspended":
-                return []
-            if actual["deployment"] is not None:
-                raise SpecError("a Deployment %s that no FlinkDeployment owns exists in namespace %s" % (
-                    self.cluster_id, self.namespace), option="name",
-                    hint="A native-mode cluster of that name runs there: remove it first or choose another name")
             return [Action("create", target, "missing", "jobmanager")]
         annotations = self._resource_annotations(actual)
-        if annotations.get(ANNOTATION_MANAGED) != MANAGED_BY:
-            raise SpecError("a FlinkDeployment %s that this collection did not create exists in namespace %s" % (
-                self.cluster_id, self.namespace), option="name",
-                hint="Choose another name, or remove that FlinkDeployment")
         if not (resource.get("spec") or {}).get("job"):
             raise SpecError("FlinkDeployment %s is a session cluster" % self.cluster_id, option="name",
                             hint="Remove it with flink_session state=absent, or choose another name")
