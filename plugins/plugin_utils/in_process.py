@@ -37,7 +37,11 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
-from ansible.vars.clean import remove_internal_keys
+
+try:  # ansible-core up to 2.20: module results are dicts, cleaned by this function
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:  # ansible-core 2.21+: results are objects that clean themselves (see result_dict)
+    remove_internal_keys = None
 
 try:  # ansible-core 2.19+: modules exchange JSON through serialization profiles
     from ansible.module_utils.common.json import Direction, get_module_decoder, get_module_encoder
@@ -50,6 +54,36 @@ except ImportError:  # ansible-core 2.17, 2.18
 
 IN_PROCESS_VAR = "flinkops_flink_in_process"
 PROFILE = "legacy"
+
+
+def unsupported_reason():
+    """None when this ansible-core has what the in-process path uses, else why not (the module then runs as a
+    module process, with a warning: a newer ansible-core never stops a play)."""
+    if remove_internal_keys is not None:
+        return None
+    try:
+        from ansible._internal._task import UnifiedTaskResult  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        UnifiedTaskResult = None  # pylint: disable=invalid-name
+    if UnifiedTaskResult is not None and all(hasattr(UnifiedTaskResult, name) for name in (
+            "remove_internal_keys", "as_result_dict")):
+        return None
+    from ansible.release import __version__  # pylint: disable=import-outside-toplevel
+    return ("ansible-core %s has neither ansible.vars.clean.remove_internal_keys nor the task results of 2.21, which "
+            "running in process needs" % __version__)
+
+
+def result_dict(data):
+    """The parsed module result as the dict an action returns: cleaned of internal keys as _execute_module does
+    (a dict up to ansible-core 2.20, a task result object with its own cleaning from 2.21)."""
+    if hasattr(data, "as_result_dict"):
+        data.remove_internal_keys()
+        return data.as_result_dict(for_round_trip=True)
+    remove_internal_keys(data)
+    return data
+
+
+UNSUPPORTED = unsupported_reason()
 
 
 class ModuleDone(BaseException):
@@ -194,6 +228,8 @@ class InProcessModuleAction(ActionBase):
     def in_process_reason(self, task_vars):
         """None when the module may run in process, else why not (shown with -vvv)."""
         use_vars = self._target_vars(task_vars)
+        if UNSUPPORTED:
+            return UNSUPPORTED
         setting = use_vars.get(IN_PROCESS_VAR, True)
         if isinstance(setting, str) and "{{" in setting:
             setting = self._templar.template(setting)
@@ -217,6 +253,8 @@ class InProcessModuleAction(ActionBase):
         del tmp
         task_vars = task_vars or {}
         reason = self.in_process_reason(task_vars)
+        if reason is not None and reason == UNSUPPORTED:
+            self._display.warning("%s runs as a module process: %s" % (self.MODULE, reason))
         if reason is not None:
             self._display.vvv("%s runs as a module process: %s" % (self.MODULE, reason))
             wrap_async = self._task.async_val and not self._connection.has_native_async
@@ -247,5 +285,4 @@ class InProcessModuleAction(ActionBase):
             data = self._parse_returned_data(output, PROFILE)
         else:
             data = self._parse_returned_data(output)
-        remove_internal_keys(data)
-        return data
+        return result_dict(data)

@@ -127,3 +127,26 @@ def test_same_python(tmp_path):
     other_bin.mkdir(parents=True)
     (other_bin / "python").symlink_to(os.path.realpath(sys.executable))
     assert not same_python(str(other_bin / "python"), str(venv_bin / "python3.11"))
+
+
+def test_an_ansible_core_without_the_internals_it_uses_is_named_not_crashed(monkeypatch):
+    """ansible-core 2.21 dropped ansible.vars.clean.remove_internal_keys (its results clean themselves); a release
+    with neither is refused by name, and the action then runs the module as a module process with a warning."""
+    import types
+    from ansible_collections.flinkops.flink.plugins.plugin_utils import in_process
+    assert in_process.unsupported_reason() is None  # the ansible-core of this venv
+    monkeypatch.setattr(in_process, "remove_internal_keys", None)
+    monkeypatch.setitem(sys.modules, "ansible._internal._task", types.ModuleType("ansible._internal._task"))
+    reason = in_process.unsupported_reason()
+    assert reason.startswith("ansible-core ") and "remove_internal_keys" in reason and "2.21" in reason
+
+    class Result(object):  # the shape of 2.21's task result
+        cleaned = False
+
+        def remove_internal_keys(self):
+            self.cleaned = True
+
+        def as_result_dict(self, for_round_trip=False):
+            return {"changed": False, "round_trip": for_round_trip, "cleaned": self.cleaned}
+
+    assert in_process.result_dict(Result()) == {"changed": False, "round_trip": True, "cleaned": True}
