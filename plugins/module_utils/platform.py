@@ -26,7 +26,7 @@ import abc
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, name_prefix
+from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, JobControl, name_prefix
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
 
 # Job states a restart of the cluster would disrupt.
@@ -175,6 +175,12 @@ class ApplicationPlatform(ClusterPlatform):
     @abc.abstractmethod
     def delete_record(self):
         """Forget the record (no error when there is none)."""
+
+    def take_savepoint(self, job_id, timeout, sleep):
+        """An on-demand savepoint of the running job (trigger_savepoint): its path. Through Flink's REST API here;
+        a platform whose controller owns the job (the operator) asks that controller."""
+        return JobControl(self.rest()).trigger_savepoint(job_id, self.job.savepoint_dir, timeout, sleep,
+                                                         option="job.savepoint_dir")
 
     def check_path(self, path, option):
         """A savepoint path must be readable by the new JobManager; checked before anything is stopped where the

@@ -67,6 +67,17 @@ options:
     type: str
     default: running
     choices: [running, suspended, absent]
+  trigger_savepoint:
+    description:
+      - Take a savepoint of the running job once the application is deployed and its job runs (always a change;
+        check mode reports it). Returned as RV(savepoint). Only with O(state=running).
+      - The savepoint goes to O(job.savepoint_dir), else the cluster's C(execution.checkpointing.savepoint-dir).
+        With O(mode=operator) it is a FlinkStateSnapshot C(<name>-savepoint-<UTC time>) with the FlinkDeployment's
+        labels, which the operator completes (the resource stays as the record of the savepoint, which is never
+        disposed of when it is deleted);
+        elsewhere through Flink's REST API.
+    type: bool
+    default: false
   job:
     description:
       - The application's job. Required unless O(state=absent).
@@ -201,6 +212,28 @@ EXAMPLES = r"""
       entry_class: com.example.Clicks
       upgrade_mode: savepoint
       savepoint_dir: s3://flink/savepoints
+
+- name: A savepoint of it now (a FlinkStateSnapshot the operator completes), say before a risky change elsewhere
+  flinkops.flink.flink_application:
+    name: clicks
+    platform: kubernetes
+    mode: operator
+    namespace: flink
+    service_account: flink
+    image: registry.example.com/clicks:2.2.1-java17
+    flink_config:
+      execution.checkpointing.interval: 10s
+      execution.checkpointing.dir: s3://flink/checkpoints
+    job:
+      jar: local:///opt/flink/usrlib/clicks.jar
+      entry_class: com.example.Clicks
+      savepoint_dir: s3://flink/savepoints
+    trigger_savepoint: true
+  register: snap
+
+- name: Where it went
+  ansible.builtin.debug:
+    msg: "{{ snap.savepoint }}"
 """
 
 RETURN = r"""
@@ -215,7 +248,8 @@ job_state:
   type: str
   sample: RUNNING
 savepoint:
-  description: Savepoint the job started from in this run (or, when suspending, the savepoint taken).
+  description: Savepoint the job started from in this run (or, when suspending or with O(trigger_savepoint), the
+    savepoint taken).
   returned: when one was used or taken
   type: str
   sample: file:/savepoints/savepoint-3c0d1f-8a1b2c3d4e5f
@@ -297,6 +331,7 @@ def main(module_class=AnsibleModule):
         argument_spec=cluster_argument_spec(
             state=dict(type="str", default="running", choices=["running", "suspended", "absent"]),
             job=dict(type="dict", options=JOB_OPTIONS),
+            trigger_savepoint=dict(type="bool", default=False),
         ),
         required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job"))],
         supports_check_mode=True,

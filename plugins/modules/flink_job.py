@@ -28,7 +28,9 @@ description:
     resumes from it; C(absent) deletes the resource (the operator cancels the job). Each job is changed on its
     own: the session and its other jobs are untouched. The wait follows the operator's status (lifecycle STABLE
     with the job RUNNING, or SUSPENDED); a refused jarURI fails it after 10 s with the operator's message.
-    C(cancelled), O(rest_url), O(trigger_savepoint) and O(restore=required) do not apply.
+    O(trigger_savepoint) is a FlinkStateSnapshot C(<name>-savepoint-<UTC time>) the operator completes (returned
+    as RV(savepoint) and RV(snapshot); the resource stays as the record, the savepoint is never disposed of with it).
+    C(cancelled), O(rest_url) and O(restore=required) do not apply.
 author:
   - flinkops.flink contributors (@flinkops)
 extends_documentation_fragment:
@@ -229,6 +231,11 @@ jar_id:
   returned: when O(state=running)
   type: str
   sample: 0b9a7c52-1f57-4f0c-9bd4-4c59f5d1e3a1_flinkops-1a2b3c4d-0123456789abcdef-enrichment-1.5.jar
+snapshot:
+  description: Name of the FlinkStateSnapshot of O(trigger_savepoint) (O(mode=operator)).
+  returned: when O(trigger_savepoint) took a savepoint with O(mode=operator)
+  type: str
+  sample: clicks-savepoint-20261203-171500
 operator:
   description: The FlinkSessionJob's status as the operator reported it when the module finished.
   returned: with O(mode=operator), unless O(state=absent)

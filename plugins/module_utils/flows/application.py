@@ -52,7 +52,22 @@ def plan_application(app, actual, record, state, check_mode):
                             "job.savepoint_path is not set", option="job.restore",
                             hint="Set job.savepoint_path, or restore: auto to start without state")
         app.check_path(app.restore_from, "job.savepoint_path" if record is None else "state record")
+    if app.params.get("trigger_savepoint"):
+        actions.append(savepoint_action(spec.name))
     return actions, dict(app.desired_view(), state="running")
+
+
+def savepoint_action(name):
+    """The on-demand savepoint of trigger_savepoint, taken once the job runs (role ``snapshot``: no platform
+    applies it)."""
+    return Action("savepoint", "job of %s" % name, "trigger_savepoint is true", "snapshot")
+
+
+def take_savepoint(app, job_id, timeout, sleep, result):
+    if not job_id:
+        raise SpecError("the application has no running job to take a savepoint of", option="trigger_savepoint",
+                        hint="Set wait true, or run again once the job runs")
+    result["savepoint"] = result["last_savepoint"] = app.take_savepoint(job_id, timeout, sleep)
 
 
 def save_state(app, action, actual, control, timeout, sleep, result):
@@ -86,14 +101,16 @@ def run_managed(module, app, actual, result):
         app.prepare(check_only=module.check_mode)
     actions = app.plan(actual, "present" if state == "running" else state)
     app.preflight(actions, actual)
+    if state == "running" and params.get("trigger_savepoint"):
+        actions.append(savepoint_action(app.spec.name))
     after = {} if state == "absent" else dict(app.desired_view(), state=state)
     report_plan(result, actions, app.before_view(actual), after, module._diff)
     if module.check_mode or state == "absent" and not actions:
         module.exit_json(**result)
-    app.apply(actions)
+    app.apply([a for a in actions if a.role != "snapshot"])
     if state == "absent":
         module.exit_json(**result)
-    if params.get("wait"):
+    if params.get("wait") or params.get("trigger_savepoint"):
         app.wait_ready(params["wait_timeout"], params["wait_sleep"])
     described = app.describe()
     result.update(described)
@@ -101,6 +118,8 @@ def run_managed(module, app, actual, result):
     result["job_id"] = operator.get("job_id")
     result["job_state"] = operator.get("job_state")
     result["savepoint"] = result["last_savepoint"] = operator.get("last_savepoint")
+    if params.get("trigger_savepoint"):
+        take_savepoint(app, result["job_id"], params["wait_timeout"], params["wait_sleep"], result)
     module.exit_json(**result)
 
 
@@ -109,6 +128,10 @@ def run_application(module):
     state = params["state"]
     result = {"changed": False, "actions": [], "changes": []}
     try:
+        if params.get("trigger_savepoint") and state != "running":
+            raise SpecError("applies to state running (state %s %s)" % (
+                state, "takes its own savepoint" if state == "suspended" else "removes the job"),
+                option="trigger_savepoint", hint="Remove trigger_savepoint, or use state running")
         platform_cls = platform_class(params, "application")
         spec = desired_spec(module, platform_cls, require_image=state != "absent")
         app = platform_cls(module, spec)
@@ -131,7 +154,7 @@ def run_application(module):
         for action in actions:
             if action.role == "job" and action.kind in ("savepoint", "upgrade") and not app.manages_upgrades:
                 save_state(app, action, actual, JobControl(app.rest()), timeout, sleep, result)
-        app.apply([a for a in actions if a.role not in ("job", "record")])
+        app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
         if state == "absent":
             app.delete_record()
             module.exit_json(**result)
@@ -148,10 +171,12 @@ def run_application(module):
         jobs = described.get("jobs") or []
         job_id = app.job_id or (jobs[0]["id"] if jobs else None)
         result["job_id"] = job_id
-        if job_id and params.get("wait"):
+        if job_id and (params.get("wait") or params.get("trigger_savepoint")):
             result["job_state"] = JobControl(app.rest()).wait_running(job_id, timeout, sleep, option="job")
         elif jobs:
             result["job_state"] = jobs[0]["state"]
+        if params.get("trigger_savepoint"):
+            take_savepoint(app, job_id, timeout, sleep, result)
     except FlinkOpsError as exc:
         fail(module, exc, **result)
     module.exit_json(**result)

@@ -61,6 +61,8 @@ def run_operator_job(module):
                                                                "reconciled_generation")))
         if state == "suspended" or any(a.kind in ("upgrade", "resume") for a in actions):
             result["savepoint"] = seen.get("last_savepoint")
+        if any(a.kind == "savepoint" for a in actions):
+            result["savepoint"], result["snapshot"] = job.take_savepoint()
     except FlinkOpsError as exc:
         fail(module, exc, **result)
     module.exit_json(**result)

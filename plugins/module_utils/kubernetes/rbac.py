@@ -43,22 +43,28 @@ class RightsCheck(object):
                 user or "the module's user", verb, resource, api_error(exc)))
         return bool(answer.status.allowed)
 
-    def check_rights(self):
+    def check_rights(self, user_rights=None):
+        """The module's user may do what the deployment does (``user_rights``, native mode's by default), and the
+        Flink service account exists with the rights Flink's JobManager needs."""
         missing = []
-        for resource, group, verb in USER_RIGHTS:
+        for resource, group, verb in USER_RIGHTS if user_rights is None else user_rights:
             if self.can_i(verb, resource, group) is False:
                 missing.append("%s %s" % (verb, resource + ("." + group if group else "")))
         if missing:
             raise SpecError("the module's Kubernetes user may not %s in namespace %s" % (
                 ", ".join(missing), self.namespace), option="kubeconfig",
                 hint="Use credentials with these rights (for example the namespace's edit ClusterRole)")
+        self.check_service_account()
+
+    def check_service_account(self):
         try:
             self.core.read_namespaced_service_account(self.native.service_account, self.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 raise SpecError("service account %s does not exist in namespace %s" % (
                     self.native.service_account, self.namespace), option="service_account",
-                    hint="Create it with the rights Flink needs (role flinkops.flink.k8s_namespace)")
+                    hint="Create it with the rights Flink needs (role flinkops.flink.k8s_namespace, or with mode "
+                         "operator the operator role's operator_watch_namespaces)")
             if exc.status != 403:
                 raise BackendError("reading service account %s failed: %s" % (
                     self.native.service_account, api_error(exc)))

@@ -36,6 +36,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUna
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 CRD_NAME = "flinkdeployments.%s" % GROUP
+# What the module's user must be allowed to do with mode operator (the operator makes everything else).
+USER_RIGHTS = [("flinkdeployments", GROUP, v) for v in ("get", "create", "patch", "delete")]
 # Seconds a JobManager deployment status ERROR may last before the wait fails on it.
 ERROR_GRACE = 60
 # What describe() returns of the operator's status (option-independent names, see operator_resources.summary).
@@ -270,21 +272,13 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     # Preflight ----------------------------------------------------------------------------------
     def preflight(self, actions, actual):
-        """Before anything changes: the service account exists, and the API server accepts the FlinkDeployment
-        (a server-side dry run: the CRD's schema checks every field, the operator's flinkVersion enum too)."""
+        """Before anything changes: the module's user may write FlinkDeployments, the service account exists with
+        the rights the operator's Flink needs (the JobManager makes the TaskManager pods, as in native mode), and
+        the API server accepts the FlinkDeployment (a server-side dry run: the CRD's schema checks every field, the
+        operator's flinkVersion enum too)."""
         if not any(a.kind in self.applying_kinds for a in actions):
             return
-        try:
-            self.core.read_namespaced_service_account(self.native.service_account, self.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                raise SpecError("service account %s does not exist in namespace %s" % (
-                    self.native.service_account, self.namespace), option="service_account",
-                    hint="Create it with the rights Flink needs (role flinkops.flink.k8s_namespace, or the operator "
-                         "role's operator_watch_namespaces)")
-            if exc.status != 403:
-                raise BackendError("reading service account %s failed: %s" % (
-                    self.native.service_account, api_error(exc)))
+        self.check_rights(USER_RIGHTS)
         self.dry_run(actual)
 
     def applier(self, check_mode):

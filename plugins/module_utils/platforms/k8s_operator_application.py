@@ -20,6 +20,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.application_job imp
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
@@ -199,6 +200,12 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
                                                 "STABLE with its job RUNNING")
         self._operator = wait_for(probe, timeout, sleep, what)["operator"]
         return self._operator
+
+    def take_savepoint(self, job_id, timeout, sleep):
+        """A FlinkStateSnapshot of the FlinkDeployment, completed by the operator."""
+        path, self.snapshot = take_savepoint(self.custom, self.namespace, "FlinkDeployment", self.cluster_id,
+                                             self.job.savepoint_dir, timeout, sleep)
+        return path
 
     def describe(self, actual=None):
         actual = actual or self.read()

@@ -25,6 +25,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common i
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
     ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY)
@@ -37,7 +38,6 @@ SCHEMES_KEY = "kubernetes.operator.user.artifacts.allowed-schemes"
 HOSTS_KEY = "kubernetes.operator.user.artifacts.disallow-restricted-hosts"
 # Options of flink_job that a FlinkSessionJob has no field for.
 NOT_HERE = {"rest_url": "cluster (the session FlinkDeployment's name)",
-            "trigger_savepoint": "state suspended (a savepoint), or a FlinkStateSnapshot",
             "restore": "savepoint_path (the FlinkSessionJob's initialSavepointPath)"}
 
 
@@ -68,6 +68,7 @@ class OperatorJobSpec(object):
         self.upgrade_mode = params.get("upgrade_mode") or "savepoint"
         self.savepoint_dir = params.get("savepoint_dir")
         self.savepoint_path = params.get("savepoint_path")
+        self.trigger_savepoint = bool(params.get("trigger_savepoint"))
         self.allow_non_restored_state = bool(params.get("allow_non_restored_state"))
         self.labels = dict((str(k), str(v)) for k, v in (params.get("labels") or {}).items())
         self.flink_config = dict((str(k), str(v).lower() if isinstance(v, bool) else str(v))
@@ -195,6 +196,8 @@ class OperatorSessionJob(object):
         if annotations.get(ANNOTATION_HASH) != self.spec.spec_hash():
             return [Action("upgrade", target, "changed: %s (upgrade_mode %s, run by the operator)" % (
                 ", ".join(fields) or "spec", self.spec.upgrade_mode), "job")]
+        if self.spec.trigger_savepoint:
+            return [Action("savepoint", target, "trigger_savepoint is true (a FlinkStateSnapshot)", "job")]
         return []
 
     # Apply --------------------------------------------------------------------------------------
@@ -218,8 +221,13 @@ class OperatorSessionJob(object):
                 self.delete()
             elif action.kind == "suspend":
                 self.applier(False).apply([self.resource("suspended")])
-            else:
+            elif action.kind in ("submit", "upgrade", "resume"):
                 self.applier(False).apply([self.resource()])
+
+    def take_savepoint(self):
+        """The on-demand savepoint (trigger_savepoint): a FlinkStateSnapshot of the FlinkSessionJob."""
+        return take_savepoint(self.custom, self.namespace, "FlinkSessionJob", self.spec.name, self.spec.savepoint_dir,
+                              self.params["wait_timeout"], self.params["wait_sleep"])
 
     def delete(self):
         try:

@@ -121,6 +121,23 @@ def test_upgrades_and_suspend_lose_no_state(collections_path, docker_client, clu
     seen = len(output(dirs["out"]))
     wait_for_more_output(dirs["out"], seen + 60)
 
+    # An on-demand savepoint of the unchanged application: predicted, taken through REST, the job keeps running;
+    # with a state other than running the option is refused before anything is touched.
+    snap_task = app_task(cluster_name, image, port, v2, dirs, parallelism=2)
+    snap_task["flinkops.flink.flink_application"]["trigger_savepoint"] = True
+    predicted = run(collections_path, snap_task, check=True)
+    assert [a["action"] for a in predicted["actions"]] == ["savepoint"] and predicted["changed"], predicted
+    snap = run(collections_path, snap_task)
+    assert snap["changed"] and snap["job_id"] == rescaled["job_id"] and snap["job_state"] == "RUNNING", snap
+    assert snap["savepoint"].startswith("file:/savepoints/savepoint-") and snap["savepoint"] != rescaled["last_savepoint"]
+    assert os.path.isdir(os.path.join(dirs["savepoints"], os.path.basename(snap["savepoint"])))
+    assert rest(port, "/jobs/%s" % rescaled["job_id"])["state"] == "RUNNING"
+    refused = app_task(cluster_name, image, port, v2, dirs, state="suspended", parallelism=2)
+    refused["flinkops.flink.flink_application"]["trigger_savepoint"] = True
+    refused = run(collections_path, refused, expect_ok=False)
+    assert "trigger_savepoint" in refused["msg"] and "state running" in refused["msg"], refused["msg"]
+    assert rest(port, "/jobs/%s" % rescaled["job_id"])["state"] == "RUNNING"
+
     # Suspend: savepoint, containers gone, the savepoint recorded.
     suspend = app_task(cluster_name, image, port, v2, dirs, state="suspended", parallelism=2)
     suspended = run(collections_path, suspend)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.conftest import FLINK_DEFAULT, REPO
-from tests.integration.kubernetes.conftest import FLINK_VERSIONS, OPERATOR_IMAGE, SHARED_LABEL, flink_image
+from tests.integration.kubernetes.conftest import OPERATOR_IMAGE, SHARED_LABEL, flink_image
 from tests.integration.kubernetes.test_native_session import app_objects, make_service_account
 from tests.lib.ansible import run_playbook
 
@@ -50,7 +50,9 @@ def flink_deployment(k8s, namespace, name):
     return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
-@pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
+# On the newest Flink only: test_operator_session_jobs.py deploys its session on the oldest, and the applications
+# (test_operator_application.py) run on both.
+@pytest.mark.parametrize("version", [FLINK_DEFAULT], ids=lambda v: "flink-%s" % v)
 def test_operator_session_lifecycle(k8s, operator, namespace, collections_path, version):
     make_service_account(k8s, namespace)
     name = "op-%s" % secrets.token_hex(3)
@@ -142,10 +144,12 @@ def test_operator_session_image_missing_fails_in_bounded_time(k8s, operator, nam
     ({"flink_config_secrets": {"s3.secret-key": "x"}}, "flink_config_secrets", "anyone who may read them"),
     ({"service_account": "nobody"}, "service_account", "does not exist"),
     ({"flink_config": {"kubernetes.cluster-id": "other"}}, "flink_config.kubernetes.cluster-id", "conflicts"),
-], ids=["secrets-in-config", "service-account", "managed-key"])
+    ({"service_account": "norights"}, "service_account", "may not get pods"),
+], ids=["secrets-in-config", "service-account", "managed-key", "sa-without-rights"])
 def test_operator_session_bad_input_touches_nothing(k8s, operator, namespace, collections_path,
                                                     overrides, option, text):
     make_service_account(k8s, namespace)
+    make_service_account(k8s, namespace, "norights", with_role=False)
     name = "op-%s" % secrets.token_hex(3)
     res = run(collections_path, session_args(k8s, namespace, name, **overrides), expect_ok=False)
     failed = res.results[-1]["result"]

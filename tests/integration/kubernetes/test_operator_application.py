@@ -109,6 +109,20 @@ def test_operator_application_upgrades_and_suspend_lose_no_state(k8s, operator, 
     seen = len(output(host_dirs["out"]))
     wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
 
+    # An on-demand savepoint of the running, unchanged application: predicted by check mode, a FlinkStateSnapshot the
+    # operator completes, its path returned and on disk; the job keeps running (same id).
+    predicted = run(collections_path, dict(last_state, trigger_savepoint=True), check=True)
+    assert [a["action"] for a in predicted["actions"]] == ["savepoint"] and predicted["changed"], predicted
+    snap = run(collections_path, dict(last_state, trigger_savepoint=True))
+    assert snap["changed"] and snap["job_id"] == moved["job_id"] and snap["job_state"] == "RUNNING", snap
+    assert (snap["savepoint"] or "").startswith("file:/savepoints/savepoint-"), snap
+    assert os.path.isdir(os.path.join(host_dirs["savepoints"], os.path.basename(snap["savepoint"]))), snap
+    # ours only (the operator keeps a snapshot of each upgrade's savepoint too, without a status of its own)
+    snapshots = [s for s in k8s.json("get", "flinkstatesnapshots", "-n", namespace,
+                                     "-l", "app.kubernetes.io/managed-by=flinkops")["items"]
+                 if s["spec"]["jobReference"] == {"kind": "FlinkDeployment", "name": name}]
+    assert [(s["status"]["state"], s["status"]["path"]) for s in snapshots] == [("COMPLETED", snap["savepoint"])]
+
     # Suspend: the operator stops the job with a savepoint; the FlinkDeployment stays (the record), and in native
     # mode the operator keeps the idle JobManager until the resume.
     suspend = dict(last_state, state="suspended")

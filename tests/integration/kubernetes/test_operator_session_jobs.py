@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.conftest import CACHE, FLINK_DEFAULT
+from tests.conftest import CACHE, FLINK_VERSIONS
 from tests.integration.kubernetes.conftest import SHARED_LABEL
 from tests.integration.kubernetes.test_native_session import make_service_account
 from tests.integration.kubernetes.test_operator import flink_deployment, session_args
@@ -53,6 +53,11 @@ def jar_server(k8s, host_dirs):
     server.wait(timeout=10)
 
 
+# The oldest Flink version: the session lifecycle test (test_operator.py) runs on the newest, so between them a
+# session FlinkDeployment reaches STABLE with its TaskManagers on both.
+VERSION = FLINK_VERSIONS[0]
+
+
 def job_args(k8s, namespace, name, cluster, jar, **extra):
     args = {"name": name, "platform": "kubernetes", "mode": "operator", "namespace": namespace, "cluster": cluster,
             "kubeconfig": k8s.kubeconfig, "jar": jar, "entry_class": EXAMPLE_CLASS, "parallelism": 1,
@@ -80,7 +85,7 @@ def test_two_session_jobs_one_changed_the_other_untouched(k8s, operator, namespa
     jars = host_dirs["jars"]
     for version in ("v1", "v2"):
         path = os.path.join(jars, "topspeed-%s.jar" % version)
-        shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "TopSpeedWindowing.jar"), path)
+        shutil.copy(os.path.join(CACHE, "jobs", VERSION, "TopSpeedWindowing.jar"), path)
         os.chmod(path, 0o644)
     base = jar_server
     cluster = "ops-%s" % secrets.token_hex(3)
@@ -88,7 +93,8 @@ def test_two_session_jobs_one_changed_the_other_untouched(k8s, operator, namespa
         "containers": [{"name": "flink-main-container",
                         "volumeMounts": [{"name": "savepoints", "mountPath": "/savepoints"}]}],
         "volumes": [{"name": "savepoints", "hostPath": {"path": host_dirs["savepoints"], "type": "Directory"}}]}}
-    session = session_args(k8s, namespace, cluster, taskmanager={"slots": 2, "replicas": 1}, pod_template=template,
+    session = session_args(k8s, namespace, cluster, VERSION, taskmanager={"slots": 2, "replicas": 1},
+                           pod_template=template,
                            flink_config={"execution.checkpointing.dir": "file:///savepoints/checkpoints"})
     out = run_playbook(collections_path, tasks=[{"name": "s", "flinkops.flink.flink_session": session}])
     assert out.rc == 0, out.stdout[-3000:]
@@ -134,6 +140,19 @@ def test_two_session_jobs_one_changed_the_other_untouched(k8s, operator, namespa
     assert after_b["metadata"]["generation"] == b_generation
     assert after_b["status"]["jobStatus"]["jobId"] == first_b["job_id"]
     assert after_b["status"]["jobStatus"]["state"] == "RUNNING"
+
+    # An on-demand savepoint of B: a FlinkStateSnapshot of the FlinkSessionJob, its path returned; B keeps running.
+    b_snap = dict(b, trigger_savepoint=True)
+    predicted = run_job(collections_path, b_snap, check=True)
+    assert predicted["action"] == "savepoint" and predicted["changed"], predicted
+    snap = run_job(collections_path, b_snap)
+    assert snap["changed"] and snap["job_id"] == first_b["job_id"], snap
+    assert (snap["savepoint"] or "").startswith("file:/savepoints/savepoint-"), snap
+    assert os.path.isdir(os.path.join(host_dirs["savepoints"], os.path.basename(snap["savepoint"]))), snap
+    made = k8s.json("get", "flinkstatesnapshot", snap["snapshot"], "-n", namespace)
+    assert made["spec"]["jobReference"] == {"kind": "FlinkSessionJob", "name": "job-b"}, made["spec"]
+    assert made["status"]["state"] == "COMPLETED" and made["status"]["path"] == snap["savepoint"], made["status"]
+    assert session_job(k8s, namespace, "job-b")["status"]["jobStatus"]["state"] == "RUNNING"
 
     # A jar URL whose scheme the operator's artifact rules refuse: the operator's message, with the setting to change.
     refused = run_job(collections_path, job_args(k8s, namespace, "job-c", cluster, "ftp://jars/topspeed-v1.jar"),

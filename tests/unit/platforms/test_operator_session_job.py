@@ -42,7 +42,6 @@ def applied(job, job_state="running", **status):
 @pytest.mark.parametrize("changes, option", [
     ({"name": "Clicks_1"}, "name"),
     ({"rest_url": "http://jm:8081"}, "rest_url"),
-    ({"trigger_savepoint": True}, "trigger_savepoint"),
     ({"state": "cancelled"}, "state"),
     ({"cluster": None}, "cluster"),
     ({"jar": "/srv/clicks.jar"}, "jar"),
@@ -94,3 +93,31 @@ def test_plan_through_the_states_of_a_flinksessionjob():
     assert job.before_view(suspended)["state"] == "suspended"
     assert [a.kind for a in job.plan(running, "absent")] == ["remove"]
     assert job.plan({"job": None, "deployment": None}, "absent") == []
+
+
+def test_trigger_savepoint_is_a_savepoint_action_on_an_unchanged_running_job_only():
+    job = session_job(trigger_savepoint=True)
+    running = applied(job)
+    plan = job.plan(running, "running")
+    assert [(a.kind, a.role) for a in plan] == [("savepoint", "job")] and "FlinkStateSnapshot" in plan[0].reason
+    # a changed job is upgraded (the upgrade's savepoint is returned), as flink_job does on Docker
+    changed = session_job(trigger_savepoint=True, jar="https://jars.example.com/clicks-2.jar").plan(running, "running")
+    assert [a.kind for a in changed] == ["upgrade"]
+    assert [a.kind for a in job.plan({"job": None, "deployment": SESSION}, "running")] == ["submit"]
+
+
+def test_the_flinkstatesnapshot_of_an_on_demand_savepoint():
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import (
+        snapshot_body, snapshot_name)
+    body = snapshot_body("flink", "FlinkSessionJob", "clicks", "s3://b/savepoints", now=1796317099,
+                         labels={"flinkops.test/operator": "shared", "app.kubernetes.io/managed-by": "someone"})
+    # the labels of the job it references (an operator's label selector picks it up with the job)
+    assert body["metadata"] == {"name": "clicks-savepoint-20261203-165819", "namespace": "flink",
+                                "labels": {"app.kubernetes.io/managed-by": "flinkops",
+                                           "flinkops.test/operator": "shared"}}
+    assert body["spec"] == {"jobReference": {"kind": "FlinkSessionJob", "name": "clicks"},
+                            "savepoint": {"path": "s3://b/savepoints", "disposeOnDelete": False,
+                                          "formatType": "CANONICAL", "alreadyExists": False}}
+    assert "path" not in snapshot_body("flink", "FlinkDeployment", "clicks")["spec"]["savepoint"]
+    long_name = snapshot_name("a" * 250, now=0)
+    assert len(long_name) <= 253 and long_name.endswith("-savepoint-19700101-000000")

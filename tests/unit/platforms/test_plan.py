@@ -147,6 +147,18 @@ def test_docker_application_job_change_is_an_upgrade_of_the_jobmanager_only():
     assert after == {"state": "suspended"}
 
 
+def test_docker_application_trigger_savepoint_is_one_more_action_after_the_deploy():
+    from ansible_collections.flinkops.flink.plugins.module_utils.flows.application import plan_application
+    rec = load("docker_application")
+    cluster, actual = docker_platform(rec, trigger_savepoint=True)
+    actions = plan_application(cluster, actual, None, "running", check_mode=True)[0]
+    assert [(a.kind, a.role, a.reason) for a in actions] == [("savepoint", "snapshot", "trigger_savepoint is true")]
+    job = dict(rec["params"]["job"], parallelism=4)
+    cluster, actual = docker_platform(rec, job=job, trigger_savepoint=True)
+    actions = plan_application(cluster, actual, None, "running", check_mode=True)[0]
+    assert [a.kind for a in actions] == ["upgrade", "recreate", "savepoint"]
+
+
 def test_docker_before_view_takes_the_taskmanagers_own_part():
     """TaskManagers recreated after the JobManager (a TaskManager-only change) carry their part of the view."""
     cluster, actual = docker_platform(load("docker_session"))
