@@ -70,19 +70,27 @@ def remove_cluster(client, name):
         network.remove()
 
 
-# The test command's two pytest-xdist workers (scripts/test.sh) share the work in units: every test of one test bed
-# with a start/stop life cycle (the Kubernetes cluster, the swarm nodes) is one unit, run by one worker from start
-# to end in collection order, so the package fixtures (start, stop) and the swarm lock work as in a serial run;
-# every other test file, and every other Molecule scenario, is a unit of its own, handed to whichever worker is
-# free. Most of a test's time is spent waiting for JVMs, so two streams nearly halve the wall time on two cores.
+# The test command's two pytest-xdist workers (scripts/test.sh) share the work in units: the tests of the swarm test
+# bed are one unit, run by one worker from start to end in collection order, so the package fixture and the swarm
+# lock work as in a serial run; the Kubernetes test bed's tests are two units (native mode and the roles, and the
+# operator's tests with its Molecule scenario), which the two workers may run side by side on the one cluster: its
+# users are counted (tests/lib/k8s_users.py), the last one out stops it. Every other test file, and every other
+# Molecule scenario, is a unit of its own, handed to whichever worker is free. Most of a test's time is spent
+# waiting for JVMs, so two streams nearly halve the wall time on two cores.
 GROUP_KUBERNETES = "kubernetes"
+GROUP_KUBERNETES_OPERATOR = "kubernetes-operator"
 GROUP_SWARM = "swarm"
+# The long units, handed out first in this order (one to each worker, the third to the first worker free).
+LONG_UNITS = (GROUP_SWARM, GROUP_KUBERNETES, GROUP_KUBERNETES_OPERATOR)
 
 
 def test_bed_group(nodeid):
-    """The unit of work a test belongs to, from its node id: the Kubernetes or swarm test bed (their tests and
-    the Molecule scenarios whose create playbook brings that test bed up), else its own file or scenario."""
+    """The unit of work a test belongs to, from its node id: the Kubernetes (native, operator) or swarm test bed
+    (their tests and the Molecule scenarios whose create playbook brings that test bed up), else its own file or
+    scenario."""
     path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/integration/kubernetes/test_operator"):
+        return GROUP_KUBERNETES_OPERATOR
     if path.startswith("tests/integration/kubernetes/"):
         return GROUP_KUBERNETES
     if path.startswith("tests/integration/swarm/"):
@@ -91,6 +99,8 @@ def test_bed_group(nodeid):
         from tests.molecule.test_molecule import scenario_platform
         role = nodeid.split("::test_scenario[", 1)[1].split("]", 1)[0]
         platform = scenario_platform(role)
+        if platform == GROUP_KUBERNETES and role == "operator":
+            return GROUP_KUBERNETES_OPERATOR
         if platform in (GROUP_KUBERNETES, GROUP_SWARM):
             return platform
         return "molecule:%s" % role
@@ -111,11 +121,11 @@ def pytest_xdist_make_scheduler(config, log):
             return test_bed_group(nodeid)
 
         def _assign_work_unit(self, node):
-            # The two long test-bed units first, one to each worker; the other units, by size, to whichever
-            # worker runs low.
+            # The long test-bed units first, one to each worker, the third to the first worker that runs low;
+            # the other units, by size, to whichever worker runs low.
             if not self.ordered:
                 self.ordered = True
-                for scope in (GROUP_SWARM, GROUP_KUBERNETES):
+                for scope in reversed(LONG_UNITS):
                     if scope in self.workqueue:
                         self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import CACHE, REPO
+from tests.lib import k8s_users
 from tests.lib.ansible import run_playbook
 
 ROLES_DIR = os.path.join(REPO, "roles")
@@ -54,6 +55,26 @@ def scenario_params():
     return [pytest.param(role, id=role, marks=[pytest.mark.molecule, getattr(pytest.mark, scenario_platform(role)),
                                                pytest.mark.slow])
             for role in ROLES]
+
+
+@contextlib.contextmanager
+def k8s_user(platform):
+    """A scenario on the Kubernetes test bed is one of its users (tests/lib/k8s_users.py): the other worker's
+    Kubernetes tests do not stop the cluster under it, and it stops the cluster when it is the last user of one
+    the tests started (its create playbook brings it up)."""
+    if platform != "kubernetes":
+        yield
+        return
+    cluster_sh = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
+    was_up = subprocess.run(["bash", cluster_sh, "status"], capture_output=True, timeout=60,
+                            check=False).returncode == 0
+    token = k8s_users.register(was_up)
+    try:
+        yield
+    finally:
+        def down():
+            subprocess.run(["bash", cluster_sh, "down"], capture_output=True, timeout=300, check=False)
+        k8s_users.release(token, down)
 
 
 @contextlib.contextmanager
@@ -103,7 +124,7 @@ def test_scenario(role, collections_path):
         assert "ansible.builtin.assert" in handle.read(), "verify.yml of %s asserts nothing" % role
 
     start = time.monotonic()
-    with swarm_lock(scenario_platform(role)):
+    with swarm_lock(scenario_platform(role)), k8s_user(scenario_platform(role)):
         proc = subprocess.run([os.path.join(VENV_BIN, "molecule"), "test", "-s", role], cwd=REPO,
                               env=molecule_env(collections_path), capture_output=True, text=True,
                               timeout=SCENARIO_TIMEOUT, check=False)

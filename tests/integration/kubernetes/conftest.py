@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import CACHE, FLINK_DEFAULT, FLINK_VERSIONS, REPO, flink_image
 from tests.lib.ansible import run_playbook
+from tests.lib import k8s_users
 
 CLUSTER_SH = os.path.join(REPO, "testbed", "kubernetes", "cluster.sh")
 
@@ -94,17 +95,19 @@ def _ensure_flink_images():
 
 @pytest.fixture(scope="package")
 def k8s():
+    """The test bed, up; stopped after the last of its users (tests/lib/k8s_users.py) when the tests started it."""
     was_up = _sh("bash", CLUSTER_SH, "status", timeout=60).returncode == 0
-    _ensure_flink_images()
-    t0 = time.monotonic()
-    proc = _sh("bash", CLUSTER_SH, "up")
-    if proc.returncode != 0:
-        pytest.fail("cluster.sh up failed:\n%s" % proc.stderr[-6000:])
-    print("cluster.sh up took %.1fs:\n%s" % (time.monotonic() - t0, proc.stderr))
-    cluster = K8s(_cluster_settings())
-    yield cluster
-    if not was_up and os.environ.get("FLINKOPS_K8S_KEEP") != "1":
-        _sh("bash", CLUSTER_SH, "down", timeout=300)
+    token = k8s_users.register(was_up)
+    try:
+        _ensure_flink_images()
+        t0 = time.monotonic()
+        proc = _sh("bash", CLUSTER_SH, "up")
+        if proc.returncode != 0:
+            pytest.fail("cluster.sh up failed:\n%s" % proc.stderr[-6000:])
+        print("cluster.sh up took %.1fs:\n%s" % (time.monotonic() - t0, proc.stderr))
+        yield K8s(_cluster_settings())
+    finally:
+        k8s_users.release(token, lambda: _sh("bash", CLUSTER_SH, "down", timeout=300))
 
 
 @pytest.fixture(scope="package")
