@@ -31,7 +31,18 @@ fi
 if [ -d "$community_dir/ansible_collections/community/docker" ]; then
   export BENCH_COMMUNITY_COLLECTIONS="$community_dir"
 fi
-"$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/session_deploy.py"
+if [ "${BENCH_DOCKER:-1}" = 1 ]; then
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/session_deploy.py"
+fi
+# The operator benchmark brings up the Kubernetes test bed and the operator image itself: BENCH_OPERATOR=1
+# (BENCH_DOCKER=0 to run it alone).
+if [ "${BENCH_OPERATOR:-0}" = 1 ]; then
+  bash "$TESTBED_DIR/docker/images.sh"
+  bash "$TESTBED_DIR/jobs/build.sh" >/dev/null
+  bash "$TESTBED_DIR/kubernetes/cluster.sh" up
+  bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/operator_application.py"
+fi
 # The swarm benchmark needs the swarm test bed up and formed (bench/swarm_session.py says how): BENCH_SWARM=1.
 if [ "${BENCH_SWARM:-0}" = 1 ]; then
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/swarm_session.py"
