@@ -190,7 +190,6 @@ def upgrade_downtime(work, platform):
             return tasks_playbook(work, "%s-%s" % (name, state + os.path.basename(jar)), "flinkops.flink.flink_application",
                                   app_task(name, flink_image(VERSION), DOCKER_PORT, jar, dirs, state)[
                                       "flinkops.flink.flink_application"])
-        absent = task(v1, "absent")
     else:
         def task(jar, state="running"):
             if platform == "native":  # the native test's own arguments: the same counter, checkpoints, volumes
@@ -200,7 +199,7 @@ def upgrade_downtime(work, platform):
                 args.pop("labels", None)
             return tasks_playbook(work, "%s-%s" % (name, state + os.path.basename(jar)), "flinkops.flink.flink_application",
                                   args)
-        absent = task(v1, "absent")
+    absent = task(v1, "absent")
     try:
         deploy = playbook(COLLECTIONS, task(v1))[0]
         with OutputWatch(dirs["out"]) as watch:

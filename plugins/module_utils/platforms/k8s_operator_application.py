@@ -202,10 +202,9 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         return self._operator
 
     def take_savepoint(self, job_id, timeout, sleep):
-        """A FlinkStateSnapshot of the FlinkDeployment, completed by the operator."""
-        path, self.snapshot = take_savepoint(self.custom, self.namespace, "FlinkDeployment", self.cluster_id,
-                                             self.job.savepoint_dir, timeout, sleep)
-        return path
+        """A FlinkStateSnapshot of the FlinkDeployment, completed by the operator: its path."""
+        return take_savepoint(self.custom, self.namespace, "FlinkDeployment", self.cluster_id,
+                              self.job.savepoint_dir, timeout, sleep)[0]
 
     def describe(self, actual=None):
         actual = actual or self.read()
