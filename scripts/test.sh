@@ -15,6 +15,7 @@ ensure_venv requirements-test.txt
 ensure_docker
 start=$(date +%s)
 bash "$TESTBED_DIR/docker/images.sh"
+bash "$TESTBED_DIR/compose/build.sh"
 bash "$TESTBED_DIR/jobs/build.sh" >/dev/null
 log "test bed ready in $(( $(date +%s) - start ))s"
 

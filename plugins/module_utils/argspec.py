@@ -16,7 +16,9 @@ WAIT_ARGUMENT_SPEC = dict(
 
 CLUSTER_ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    platform=dict(type="str", default="docker", choices=["docker", "swarm", "kubernetes"]),
+    platform=dict(type="str", default="docker", choices=["docker", "swarm", "compose", "kubernetes"]),
+    project_dir=dict(type="path"),
+    remove_volumes=dict(type="bool", default=False),
     flink_version=dict(type="str"),
     image=dict(type="str"),
     image_pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),

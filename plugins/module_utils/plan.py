@@ -10,7 +10,7 @@ import json
 
 # Roles an action can have, on every platform: the cluster's parts, the job (a state-saving step that runs before
 # anything else), the state record of a suspended application, and platform extras (network, ha, logging).
-ROLES = ("jobmanager", "taskmanager", "network", "job", "record", "ha", "logging", "secret", None)
+ROLES = ("jobmanager", "taskmanager", "network", "job", "record", "ha", "logging", "secret", "file", "volume", None)
 KINDS = ("create", "recreate", "update", "start", "restart", "remove", "savepoint", "upgrade", "resume")
 
 
@@ -57,12 +57,13 @@ def changed_fields(before, after, skip=("state",)):
     return fields
 
 
-def report_plan(result, actions, before, after, diff):
+def report_plan(result, actions, before, after, diff, text_diff=None):
     """Put a plan into a module result: ``actions`` (as applied), ``changes`` (readable), ``changed``, and with diff
-    mode the spec before and after (check mode and a real run report the same)."""
+    mode the spec before and after (check mode and a real run report the same); ``text_diff`` (a file's before and
+    after, with headers) replaces the views where a platform has one."""
     result["actions"] = [a.as_dict() for a in actions]
     result["changes"] = [a.describe() for a in actions]
     result["changed"] = bool(actions)
     if diff:
-        result["diff"] = {"before": before, "after": after}
+        result["diff"] = text_diff or {"before": before, "after": after}
     return result

@@ -76,6 +76,16 @@ class ClusterPlatform(abc.ABC):
     def desired_view(self):
         """The desired spec as diff mode shows it (secret values masked)."""
 
+    def text_diff(self, actual, removing):
+        """Diff mode's diff as a text file's before and after (Ansible's before/after/headers), where a platform
+        has a file that says it all (Compose's); None: the views are the diff."""
+        return None
+
+    def render_files(self, check_only):
+        """state rendered: write the platform's files without touching the engine; (changed, text)."""
+        raise SpecError("state rendered writes a Compose file; platform %s has none" % self.platform, option="state",
+                        hint="Use platform compose, or another state")
+
     # Planning -----------------------------------------------------------------------------------
     def prepare(self, check_only=False):
         """Whatever the plan needs from the engine before planning (the image's id on Docker); nothing changes

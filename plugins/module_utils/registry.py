@@ -18,6 +18,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecE
 PLATFORMS = {
     ("docker", None): "containers on one Docker host",
     ("swarm", None): "services on a Docker Swarm",
+    ("compose", None): "a Docker Compose project on one Docker host",
     ("kubernetes", "native"): "Flink's native Kubernetes mode",
     ("kubernetes", "operator"): "a FlinkDeployment of the Flink Kubernetes Operator",
 }
@@ -28,12 +29,15 @@ KINDS = {}
 # An option missing here means the same on every platform. A platform missing from an entry refuses the option
 # with the generic hint.
 PLATFORM_OPTIONS = {
-    "mounts": {"docker": None, "swarm": None,
+    "mounts": {"docker": None, "swarm": None, "compose": None,
                "kubernetes": "pod_template (volumes of the flink-main-container) or secrets"},
-    "conf_dir": {"docker": None, "swarm": "flink_config (the nodes need no configuration directory)",
+    "conf_dir": {"docker": None, "compose": None, "swarm": "flink_config (the nodes need no configuration directory)",
                  "kubernetes": "flink_config and log_level"},
-    "network": {"docker": None, "swarm": None, "kubernetes": "nothing: pods use the cluster network"},
-    "rest_port": {"docker": None, "swarm": None, "kubernetes": "rest_exposure (NodePort or LoadBalancer)"},
+    "network": {"docker": None, "swarm": None, "compose": None, "kubernetes": "nothing: pods use the cluster network"},
+    "rest_port": {"docker": None, "swarm": None, "compose": None,
+                  "kubernetes": "rest_exposure (NodePort or LoadBalancer)"},
+    "project_dir": {"compose": None},
+    "remove_volumes": {"compose": None},
     "endpoint_mode": {"swarm": None},
     "publish_mode": {"swarm": None},
     "jobmanager.constraints": {"swarm": None, "kubernetes": "node_selector or tolerations"},
@@ -106,6 +110,13 @@ def platform_class(params, kind="session"):
             return SwarmApplication
         from ansible_collections.flinkops.flink.plugins.module_utils.platforms.swarm import SwarmCluster
         return SwarmCluster
+    if platform == "compose":
+        if kind == "application":
+            from ansible_collections.flinkops.flink.plugins.module_utils.platforms.compose_application import (
+                ComposeApplication)
+            return ComposeApplication
+        from ansible_collections.flinkops.flink.plugins.module_utils.platforms.compose import ComposeCluster
+        return ComposeCluster
     if (platform, mode) == ("kubernetes", "native"):
         if kind == "application":
             from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native_application import (

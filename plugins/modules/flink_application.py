@@ -329,11 +329,12 @@ def main(module_class=AnsibleModule):
     """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
     module = module_class(
         argument_spec=cluster_argument_spec(
-            state=dict(type="str", default="running", choices=["running", "suspended", "absent"]),
+            state=dict(type="str", default="running", choices=["running", "suspended", "absent", "rendered"]),
             job=dict(type="dict", options=JOB_OPTIONS),
             trigger_savepoint=dict(type="bool", default=False),
         ),
-        required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job"))],
+        required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job")),
+                     ("state", "rendered", ("image", "job"))],
         supports_check_mode=True,
     )
     require_sdk(module, module.params)

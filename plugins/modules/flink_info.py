@@ -196,7 +196,7 @@ def main(module_class=AnsibleModule):
     argument_spec.update(K8S_CONNECTION_SPEC)
     argument_spec.update(
         name=dict(type="str"),
-        platform=dict(type="str", default="docker", choices=["docker", "swarm", "kubernetes"]),
+        platform=dict(type="str", default="docker", choices=["docker", "swarm", "compose", "kubernetes"]),
         mode=dict(type="str", choices=["native", "operator"]),
         namespace=dict(type="str"),
         rest_url=dict(type="str"),

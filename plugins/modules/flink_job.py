@@ -265,7 +265,7 @@ def main(module_class=AnsibleModule):
     argument_spec.update(
         name=dict(type="str", required=True),
         cluster=dict(type="str"),
-        platform=dict(type="str", default="docker", choices=["docker", "swarm", "kubernetes"]),
+        platform=dict(type="str", default="docker", choices=["docker", "swarm", "compose", "kubernetes"]),
         mode=dict(type="str", choices=["operator"]),
         namespace=dict(type="str"),
         labels=dict(type="dict", default={}),

@@ -298,9 +298,10 @@ def main(module_class=AnsibleModule):
     """module_class: AnsibleModule, or the in-process stand-in of the action plugin (plugin_utils/in_process.py)."""
     module = module_class(
         argument_spec=cluster_argument_spec(
-            state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "restarted", "rendered"]),
         ),
-        required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",))],
+        required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",)),
+                     ("state", "rendered", ("image",))],
         supports_check_mode=True,
     )
     require_sdk(module, module.params)

@@ -135,6 +135,10 @@ def run_application(module):
         platform_cls = platform_class(params, "application")
         spec = desired_spec(module, platform_cls, require_image=state != "absent")
         app = platform_cls(module, spec)
+        if state == "rendered":
+            result["changed"], result["compose_file_content"] = app.render_files(module.check_mode)
+            result["compose_file"] = app.file_path
+            module.exit_json(**result)
         actual = app.read()
         if app.manages_upgrades:
             run_managed(module, app, actual, result)
@@ -147,7 +151,8 @@ def run_application(module):
             before = {"state": "suspended", "savepoint": record.get("savepoint")}
 
         actions, after = plan_application(app, actual, record, state, module.check_mode)
-        report_plan(result, actions, before, after, module._diff)
+        report_plan(result, actions, before, after, module._diff,
+                    module._diff and app.text_diff(actual, state == "absent"))
         if module.check_mode or not actions and state != "running":
             module.exit_json(**result)
 

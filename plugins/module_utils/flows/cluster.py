@@ -49,6 +49,10 @@ def run_cluster(module):
         platform_cls = platform_class(params, "session")
         spec = desired_spec(module, platform_cls, require_image=state != "absent")
         cluster = platform_cls(module, spec)
+        if state == "rendered":
+            result["changed"], result["compose_file_content"] = cluster.render_files(module.check_mode)
+            result["compose_file"] = cluster.file_path
+            module.exit_json(**result)
         actual = cluster.read()
         if state != "absent":
             cluster.prepare(check_only=module.check_mode)
@@ -59,7 +63,8 @@ def run_cluster(module):
             guard_running_jobs(cluster, actions, actual)
         before = cluster.before_view(actual)
         after = dict(cluster.desired_view(), state="present") if state != "absent" else {}
-        report_plan(result, actions, before, after, module._diff)
+        report_plan(result, actions, before, after, module._diff,
+                    module._diff and cluster.text_diff(actual, state == "absent"))
         if not module.check_mode:
             cluster.apply(actions)
             if state != "absent" and params.get("wait"):

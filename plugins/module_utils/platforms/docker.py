@@ -213,6 +213,12 @@ class DockerCluster(DockerContainers, ClusterPlatform):
                 raise BackendError("looking up container names failed: %s" % exc)
             for container in found:
                 name = (container.get("Names") or ["/"])[0].lstrip("/")
+                if (container.get("Labels") or {}).get("com.docker.compose.project") == self.spec.name:
+                    raise SpecError("cluster %s already runs on this Docker host with platform compose (container %s)"
+                                    % (self.spec.name, name), option="platform",
+                                    hint="Keep platform compose, or move it: suspend its jobs (flink_job or "
+                                         "flink_application state=suspended), remove it with platform compose and "
+                                         "state absent, then deploy it with platform docker")
                 if name in names and container["Id"] not in ours:
                     raise SpecError("a container named %s exists and is not part of cluster %s" % (
                         name, self.spec.name), option="name",

@@ -13,7 +13,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.registry import (
     KINDS, PLATFORM_OPTIONS, PLATFORMS, check_options, platform_class, platform_key)
 
 pytestmark = pytest.mark.unit
-JOB_PLATFORMS = ("docker", "swarm")  # the platform choices of flink_job and flink_info
+JOB_PLATFORMS = ("docker", "swarm", "compose")  # the platform choices of flink_job and flink_info
 
 
 @pytest.mark.parametrize("key", sorted(PLATFORMS, key=str))
