@@ -43,6 +43,11 @@ if [ "${BENCH_OPERATOR:-0}" = 1 ]; then
   bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/operator_application.py"
 fi
+# The Compose benchmark builds the Compose plugin (cached) and uses the local engine: BENCH_COMPOSE=1.
+if [ "${BENCH_COMPOSE:-0}" = 1 ]; then
+  bash "$TESTBED_DIR/compose/build.sh"
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/compose_session.py"
+fi
 # The swarm benchmark needs the swarm test bed up and formed (bench/swarm_session.py says how): BENCH_SWARM=1.
 if [ "${BENCH_SWARM:-0}" = 1 ]; then
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/swarm_session.py"

@@ -24,12 +24,35 @@ options:
         pinned to its registry digest, so every node runs the same image; placement with
         O(jobmanager.constraints), O(taskmanager.constraints) and the preferences, O(endpoint_mode) and
         O(publish_mode). The REST API is reached through O(rest_port).
+      - C(compose) writes the cluster as a Docker Compose project, C(<project_dir>/compose.yaml) (project name
+        O(name); services C(jobmanager) and C(taskmanager) with C(scale) O(taskmanager.replicas), the configuration as
+        E(FLINK_PROPERTIES)), and applies it with the real C(docker compose) (the v2 CLI plugin, 2.20 or newer, on the
+        host the module runs on; its Docker host is O(docker_host)). Containers are C(<name>-jobmanager-1) and
+        C(<name>-taskmanager-<n>); a changed service is recreated by Compose, a changed count adds or removes
+        TaskManagers (the highest numbers go first). An unchanged run leaves the file byte for byte and runs no
+        C(docker compose). Diff mode shows the file before and after; C(state=rendered) only writes it.
+        O(network) is joined as an external network (it must exist); without it Compose makes C(<name>_default).
       - C(kubernetes) runs it in Flink's native Kubernetes mode (O(mode)) in O(namespace), deployed by the Flink
         client of O(flink_home); TaskManager pods are started by the JobManager when jobs need slots.
       - Options that only make sense on one platform are refused on the other, naming the option.
+      - A cluster of the same O(name) on another of the platforms C(docker) and C(compose) of the same Docker host is
+        refused, naming the way to move it (suspend, remove, deploy on the new platform).
     type: str
     default: docker
-    choices: [docker, swarm, kubernetes]
+    choices: [docker, swarm, compose, kubernetes]
+  project_dir:
+    description:
+      - With O(platform=compose), the directory of the Compose project on the host the module runs on; the module
+        writes C(compose.yaml) there (and, with O(flink_config_secrets), C(flink-config-secrets), mode 0600, which
+        Compose mounts as a secret). Defaults to C(/var/lib/flinkops/compose/<name>).
+      - C(state=absent) removes the files the module wrote and the directory when it is then empty.
+    type: path
+  remove_volumes:
+    description:
+      - With O(platform=compose) and C(state=absent), also remove the named volumes of O(mounts)
+        (C(docker compose down --volumes)). They are kept by default (savepoints and checkpoints often live there).
+    type: bool
+    default: false
   flink_version:
     description:
       - The Flink version of O(image). It decides the configuration file format (C(config.yaml) from 2.0,
@@ -221,6 +244,8 @@ options:
       - The user-defined Docker network of the cluster. Created (bridge driver) when missing, and removed with
         the cluster only if the module created it. Defaults to C(flink-<name>).
       - On Swarm an attachable overlay network, created and removed the same way.
+      - On Compose an existing network the project joins as external (never created or removed); without it Compose
+        makes the project's own C(<name>_default).
     type: str
   labels:
     description:

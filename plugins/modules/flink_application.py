@@ -64,9 +64,15 @@ options:
       - C(running) deploys or updates the application; C(suspended) stops the job with a savepoint and removes
         the containers; C(absent) removes the containers, the state record and the network the module created
         (the job's state is gone unless you keep a savepoint).
+      - With O(platform=compose), C(suspended) removes the containers (C(docker compose rm --stop)) and keeps the
+        Compose file and network; the savepoint is recorded in the Docker volume C(flinkops-<name>-state), the same
+        record as on O(platform=docker), so an application suspended there resumes here.
+      - C(rendered) (O(platform=compose) only) writes the Compose file and touches nothing else; the JobManager's
+        command keeps the job id of the file already there (a new one otherwise) and starts from
+        O(job.savepoint_path) when set.
     type: str
     default: running
-    choices: [running, suspended, absent]
+    choices: [running, suspended, absent, rendered]
   trigger_savepoint:
     description:
       - Take a savepoint of the running job once the application is deployed and its job runs (always a change;
@@ -234,6 +240,24 @@ EXAMPLES = r"""
 - name: Where it went
   ansible.builtin.debug:
     msg: "{{ snap.savepoint }}"
+
+- name: The application as a Docker Compose project; upgrades and suspend/resume as on platform docker
+  flinkops.flink.flink_application:
+    name: clicks
+    platform: compose
+    project_dir: /srv/flink/clicks
+    image: flink:2.2.1-java17
+    rest_port: 8082
+    mounts:
+      - {type: volume, source: clicks-state, target: /state}
+    flink_config:
+      execution.checkpointing.interval: 10s
+      execution.checkpointing.dir: file:///state/checkpoints
+    job:
+      jar: /srv/jobs/clicks-1.4.jar
+      entry_class: com.example.Clicks
+      upgrade_mode: savepoint
+      savepoint_dir: file:///state/savepoints
 """
 
 RETURN = r"""
@@ -291,6 +315,21 @@ operator:
   sample: {"lifecycle_state": "STABLE", "jobmanager_deployment_status": "READY", "job_state": "RUNNING",
            "job_id": "3c0d1f7e9b2a4c5d8e1f00aa0193f2aa", "last_savepoint": "file:/savepoints/savepoint-3c0d1f-8a1b",
            "error": null, "generation": 3, "reconciled_generation": 3}
+compose_file:
+  description: The path of the Compose file (C(<project_dir>/compose.yaml)).
+  returned: on platform compose, when state is not absent
+  type: str
+  sample: /var/lib/flinkops/compose/orders/compose.yaml
+compose_file_content:
+  description: The Compose file as written (or, in check mode, as it would be written).
+  returned: with state rendered
+  type: str
+  sample: "name: orders\nservices:\n  jobmanager:\n    image: \"flink:2.2.1-java17\"\n..."
+project_dir:
+  description: The Compose project's directory.
+  returned: on platform compose, when state is not absent
+  type: str
+  sample: /var/lib/flinkops/compose/orders
 actions:
   description: The planned actions (applied unless in check mode), including C(upgrade), C(savepoint) and C(resume).
   returned: always

@@ -33,10 +33,11 @@ options:
     description:
       - Where O(name) is looked up. C(docker) finds its JobManager container on O(docker_host); C(swarm) its
         JobManager service on the swarm manager O(docker_host), reached through the service's published port (on the
-        node that runs it in host mode); C(kubernetes) its Service C(<name>-rest) in O(namespace).
+        node that runs it in host mode); C(compose) the JobManager of the Compose project O(name) (its published
+        port, else its address on the project network); C(kubernetes) its Service C(<name>-rest) in O(namespace).
     type: str
     default: docker
-    choices: [docker, swarm, kubernetes]
+    choices: [docker, swarm, compose, kubernetes]
   mode:
     description:
       - With O(platform=kubernetes), C(native) for a cluster of Flink's native mode, C(operator) for one of the

@@ -62,10 +62,11 @@ options:
     description:
       - Where O(cluster) is looked up. C(docker) finds its JobManager container on O(docker_host); C(swarm) its
         JobManager service on the swarm manager O(docker_host), reached through the service's published port (on the
-        node that runs it in host mode).
+        node that runs it in host mode); C(compose) the JobManager of the Compose project O(cluster) (its published
+        port, else its address on the project network).
     type: str
     default: docker
-    choices: [docker, swarm, kubernetes]
+    choices: [docker, swarm, compose, kubernetes]
   mode:
     description:
       - With O(platform=kubernetes), C(operator) (the only mode there). The job is then a C(FlinkSessionJob) of the

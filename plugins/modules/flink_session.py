@@ -24,6 +24,8 @@ description:
     kept without jobs). The spec's hash is kept as an annotation of the Deployment; an unchanged spec changes
     nothing, a changed one recreates the cluster (refused while jobs run, unless O(disrupt_running_jobs)).
     C(absent) deletes the Deployment (owner references remove the rest) and the high-availability ConfigMaps.
+  - With O(platform=compose) the cluster is a Docker Compose project, written to O(project_dir) as
+    C(compose.yaml) and applied with C(docker compose) (see O(platform)).
   - With O(platform=kubernetes) and O(mode=operator) the cluster is a C(FlinkDeployment) C(<name>) in
     O(namespace) that the Flink Kubernetes Operator runs (see O(mode)); the spec's hash and view are annotations of
     the FlinkDeployment; a changed spec is applied to it and the operator redeploys the session cluster (refused
@@ -57,9 +59,11 @@ options:
     description:
       - C(present) creates or updates the cluster; C(absent) removes its containers (and its network, if the
         module created it); C(restarted) restarts every container (always a change).
+      - C(rendered) (O(platform=compose) only) writes the Compose file (and the secrets file) and touches nothing
+        else, for a user who runs C(docker compose) himself; the file is returned as RV(compose_file_content).
     type: str
     default: present
-    choices: [present, absent, restarted]
+    choices: [present, absent, restarted, rendered]
 seealso:
   - module: flinkops.flink.flink_info
   - name: Flink on Docker
@@ -181,6 +185,26 @@ EXAMPLES = r"""
       s3.secret-key: "{{ vault_s3_secret_key }}"
     rest_port: 8081
     publish_mode: host
+
+- name: The same cluster as a Docker Compose project (applied with docker compose; /srv/flink/orders/compose.yaml)
+  flinkops.flink.flink_session:
+    name: orders
+    platform: compose
+    project_dir: /srv/flink/orders
+    image: flink:2.2.1-java17
+    taskmanager:
+      replicas: 2
+      slots: 2
+    rest_port: 8081
+
+- name: Only write the Compose file, for a team that runs docker compose itself
+  flinkops.flink.flink_session:
+    name: orders
+    platform: compose
+    project_dir: /srv/flink/orders
+    image: flink:2.2.1-java17
+    state: rendered
+  register: rendered
 """
 
 RETURN = r"""
@@ -268,6 +292,21 @@ network:
   returned: when state is not absent, on platform docker
   type: str
   sample: flink-orders
+compose_file:
+  description: The path of the Compose file (C(<project_dir>/compose.yaml)).
+  returned: on platform compose, when state is not absent
+  type: str
+  sample: /var/lib/flinkops/compose/orders/compose.yaml
+compose_file_content:
+  description: The Compose file as written (or, in check mode, as it would be written).
+  returned: with state rendered
+  type: str
+  sample: "name: orders\nservices:\n  jobmanager:\n    image: \"flink:2.2.1-java17\"\n..."
+project_dir:
+  description: The Compose project's directory.
+  returned: on platform compose, when state is not absent
+  type: str
+  sample: /var/lib/flinkops/compose/orders
 actions:
   description: The planned actions (applied unless in check mode).
   returned: always

@@ -99,9 +99,8 @@ class ComposeCli(object):
             raise BackendError("running docker compose %s failed: %s" % (" ".join(args), exc))
         if proc.returncode != 0:
             message = (proc.stderr or proc.stdout).strip()
-            raise BackendError("docker compose %s failed (exit %d): %s" % (" ".join(args), proc.returncode,
-                                                                            message[-2000:]),
-                               option=kwargs.get("option"))
+            raise BackendError("docker compose %s failed (exit %d): %s" % (
+                " ".join(args), proc.returncode, message[-2000:]), option=kwargs.get("option"))
         return proc.stdout
 
     def check_config(self, option="platform"):

@@ -63,8 +63,8 @@ def emit(data, indent=0):
             elif isinstance(value, str) and "\n" in value:
                 lines.append("%s%s: %s" % (pad, _scalar(key), _literal(value, indent + 2).rstrip("\n")))
             else:
-                lines.append("%s%s: %s" % (pad, _scalar(key), "{}" if value == {} else "[]" if value == [] else
-                                            _scalar(value)))
+                text = "{}" if value == {} else "[]" if value == [] else _scalar(value)
+                lines.append("%s%s: %s" % (pad, _scalar(key), text))
     else:
         for item in data:
             if isinstance(item, dict) and item:

@@ -321,11 +321,10 @@ class ComposeCluster(ClusterPlatform):
                 elif container.get("State") != "running":
                     actions.append(Action("start", container["_name"], "container is %s" % container.get("State"),
                                           role, number, container["Id"]))
-            nxt = max(have) if have else 0
-            for _ in range(want - len(keep)):
-                nxt += 1
-                actions.append(Action("create", self.container_name(role, nxt), "missing" if role == "jobmanager" else
-                                      "taskmanager.replicas is %d" % want, role, nxt))
+            first = (max(have) if have else 0) + 1
+            for number in range(first, first + want - len(keep)):
+                actions.append(Action("create", self.container_name(role, number), "missing" if role == "jobmanager"
+                                      else "taskmanager.replicas is %d" % want, role, number))
             for number in sorted(have, reverse=True):
                 if number not in keep:
                     actions.append(Action("remove", have[number]["_name"], "taskmanager.replicas is %d" % want,
