@@ -19,8 +19,8 @@ build() {
   local m="$COMPOSE_DIR/build" start
   start=$(date +%s)
   mkdir -p "$m"
-  # Compose's own go.mod pins some dependencies with `replace`, which a consumer module does not inherit:
-  # copy its replace block into ours, so the build uses exactly the versions its release was made with.
+  # A `replace` in Compose's own go.mod would not reach a consumer module: copy any into ours, so the build
+  # uses the versions its release was made with (v2.40.3 has none; the step is for other versions).
   (cd "$m" && cat > go.mod <<MOD
 module flinkops.test/composebuild
 
