@@ -16,8 +16,8 @@ pytestmark = pytest.mark.unit
 def project():
     made = ComposeFile("orders", ["a header"])
     made.services["jobmanager"] = {
-        "image": "flink:2.2.1-java17", "command": ["standalone-job", "--job-id", "0" * 32, "--fromSavepoint",
-                                                    "file:///sp/savepoint-1"],
+        "image": "flink:2.2.1-java17",
+        "command": ["standalone-job", "--job-id", "0" * 32, "--fromSavepoint", "file:///sp/savepoint-1"],
         "ports": ["127.0.0.1:8081:8081"],
         "environment": {"FLINK_PROPERTIES": "a.b: 1\nrest.address: jobmanager", "HOME_DIR": "$HOME", "YES": "yes"},
         "mem_limit": "1600m", "cpus": 0.5, "restart": "unless-stopped"}

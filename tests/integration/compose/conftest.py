@@ -8,7 +8,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.docker.conftest import default_image, dirs, flink_version, image, port  # noqa: F401 (fixtures)
+# The Docker platform's fixtures, used by the Compose tests too.
+from tests.integration.docker.conftest import (  # noqa: F401  pylint: disable=unused-import
+    default_image, dirs, flink_version, image, port)
 
 
 def compose(project_dir, *args, check=True):

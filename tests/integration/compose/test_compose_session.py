@@ -32,8 +32,8 @@ def session_task(name, directory, image, port, state="present", **overrides):
 def run(collections_path, task, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[task], **kwargs)
     if expect_ok and result.rc != 0:
-        pytest.fail("playbook failed: %s\n%s" % ([r["result"].get("msg") for r in result.results
-                                                   if r["status"] == "failed"], result.stdout[-3000:]))
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
     return result.task(task["name"]) if result.results else {"msg": result.stdout[-3000:]}
 
 

@@ -212,7 +212,7 @@ BAD = {
     "sa-without-rights": ({"service_account": "norights"}, "service_account", "may not get pods"),
     "ha-replicas-without-ha": ({"jobmanager": {"replicas": 2}}, "jobmanager.replicas", "high availability"),
     "unknown-exposure": ({"rest_exposure": "Ingress"}, "rest_exposure", "Ingress"),
-    "docker-option": ({"rest_port": 8081}, "rest_port", "applies to platform docker and swarm only"),
+    "docker-option": ({"rest_port": 8081}, "rest_port", "applies to platform compose and docker and swarm only"),
     "missing-sa": ({"service_account": "nobody"}, "service_account", "does not exist"),
 }
 
