@@ -14,7 +14,8 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-__all__ = ["DEFAULT_DOCKER_HOST", "DOCKER_ARGUMENT_SPEC", "docker_host_address", "require_docker", "single_file_tar"]
+__all__ = ["DEFAULT_DOCKER_HOST", "DOCKER_ARGUMENT_SPEC", "docker_host_address", "listed_rest_url", "require_docker",
+           "single_file_tar"]
 
 DOCKER_ARGUMENT_SPEC = dict(
     docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]), aliases=["docker_url"]),
@@ -49,6 +50,18 @@ def docker_host_address(params, bind_address):
     if bind_address in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return bind_address
+
+
+def listed_rest_url(params, container, port):
+    """The REST URL of a JobManager container from the engine's container listing: its published TCP port on the
+    Docker host, else its address on its (first) network with the container port ``port``; None without either."""
+    for binding in container.get("Ports") or []:
+        if binding.get("PublicPort") and binding.get("Type") == "tcp":
+            return "http://%s:%d" % (docker_host_address(params, binding.get("IP") or "0.0.0.0"), binding["PublicPort"])
+    for network in ((container.get("NetworkSettings") or {}).get("Networks") or {}).values():
+        if network.get("IPAddress"):
+            return "http://%s:%d" % (network["IPAddress"], port)
+    return None
 
 
 def single_file_tar(name, text, uid=9999, gid=9999, mode=0o644):

@@ -23,15 +23,13 @@ import re
 import tempfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.cli import ComposeCli
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import ROLES, ComposeProject
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
-    COMPOSE_FILE, SECRET_NAME, SECRET_WRAPPER, SECRETS_FILE, ComposeFile, changed_keys, service_sections,
-    without_scale)
+    COMPOSE_FILE, SECRETS_FILE, changed_keys, service_sections, without_scale)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import FLINK_HOME, DockerImage
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address, listed_rest_url
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
-from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
@@ -42,16 +40,11 @@ LABEL_SERVICE = "com.docker.compose.service"
 LABEL_NUMBER = "com.docker.compose.container-number"
 LABEL_IMAGE = "com.docker.compose.image"
 LABEL_DOCKER_CLUSTER = "org.flinkops.cluster"  # a cluster of platform docker
-ROLES = ("jobmanager", "taskmanager")
 DEFAULT_PROJECT_ROOT = "/var/lib/flinkops/compose"
-# As on Docker: a TaskManager that starts before the JobManager's ResourceManager answers retries after this delay
-# (Flink's default, 10 s, is most of a deployment's wait).
-START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
-RESTART = {"no": "no", "on-failure": "on-failure", "always": "always", "unless-stopped": "unless-stopped"}
 _TM_ADDRESS = re.compile(r"@([^:/]+):\d+/")
 
 
-class ComposeCluster(ClusterPlatform):
+class ComposeCluster(ComposeProject, ClusterPlatform):
     """Session cluster as a Compose project on one Docker host."""
 
     platform = "compose"
@@ -81,106 +74,6 @@ class ComposeCluster(ClusterPlatform):
 
     def network_name(self):
         return self.external_network or "%s_default" % self.spec.name
-
-    # The file -------------------------------------------------------------------------------------
-    def flink_settings(self, role):
-        spec = self.spec
-        config = dict(START_DEFAULTS)
-        config["jobmanager.rpc.address"] = "jobmanager"
-        if role == "jobmanager":
-            config.update({"jobmanager.bind-host": "0.0.0.0", "rest.address": "jobmanager",
-                           "rest.bind-address": "0.0.0.0", "jobmanager.memory.process.size": format_memory(spec.jm_memory)})
-        else:
-            config.update({"taskmanager.bind-host": "0.0.0.0", "taskmanager.numberOfTaskSlots": spec.tm_slots,
-                           "taskmanager.memory.process.size": format_memory(spec.tm_memory)})
-        config.update(spec.flink_config)
-        return config
-
-    def command(self, role):
-        """The image's role command and its arguments."""
-        return ["jobmanager"] if role == "jobmanager" else ["taskmanager"]
-
-    def extra_mounts(self):
-        return []
-
-    def service(self, role, plugins):
-        spec = self.spec
-        body = {"image": spec.image, "command": self.command(role)}
-        if role == "taskmanager":
-            body["depends_on"] = ["jobmanager"]
-            body["scale"] = spec.tm_replicas
-        if role == "jobmanager" and spec.rest_port:
-            body["ports"] = ["%s:%d:%d" % (spec.rest_bind_address, spec.rest_port, spec.rest_container_port)]
-        env = dict(spec.env)
-        if plugins:
-            env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(plugins)
-        env["FLINK_PROPERTIES"] = render_properties(self.flink_settings(role), spec.version)
-        body["environment"] = env
-        volumes = []
-        for mount in spec.mounts + self.extra_mounts():
-            volume = {"type": mount["type"], "target": mount["target"]}
-            if mount["type"] != "tmpfs":
-                volume["source"] = mount["source"]
-            if mount["read_only"]:
-                volume["read_only"] = True
-            volumes.append(volume)
-        if spec.conf_dir:
-            volumes.append({"type": "bind", "source": spec.conf_dir, "target": FLINK_HOME + "/conf", "read_only": True})
-        if volumes:
-            body["volumes"] = volumes
-        if spec.secret_config:
-            body["secrets"] = [SECRET_NAME]
-            body["entrypoint"] = ["bash", "-c", SECRET_WRAPPER, "flinkops-entrypoint"]
-        memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
-        body["mem_limit"] = format_memory(memory)
-        cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
-        if cpu:
-            body["cpus"] = cpu
-        if spec.labels:
-            body["labels"] = dict(spec.labels)
-        body["restart"] = RESTART[spec.restart_policy]
-        return body
-
-    def header(self):
-        return ["Flink %s cluster %s (Flink %s), written by flinkops.flink (platform compose)." % (
-            self.kind, self.spec.name, self.spec.version),
-            "Run it by hand: docker compose -f %s up -d" % self.file_path]
-
-    def render(self):
-        """The project as a ComposeFile (plugins as the jars of the image's Flink version: check_plugins)."""
-        spec = self.spec
-        project = ComposeFile(spec.name, self.header())
-        plugins = [p if p.endswith(".jar") else "%s-%s.jar" % (p, spec.version) for p in spec.plugins]
-        for role in ROLES:
-            project.services[role] = self.service(role, plugins)
-        named = [m["source"] for m in spec.mounts + self.extra_mounts() if m["type"] == "volume"]
-        for source in sorted(set(named)):
-            project.volumes[source] = {"name": source}
-        if self.external_network:
-            project.networks["default"] = {"name": self.external_network, "external": True}
-        if spec.secret_config:
-            project.secrets[SECRET_NAME] = {"file": "./%s" % SECRETS_FILE}
-        return project
-
-    def rendered(self):
-        if self._rendered is None:
-            self._rendered = self.render().render()
-        return self._rendered
-
-    def check_plugins(self):
-        """The file names each plugin's jar of the image's Flink version; the image must have exactly that jar
-        (read from the image only when the file changes)."""
-        if not self.spec.plugins:
-            return
-        resolved = self.image.resolve_plugins()  # a plugin the image lacks fails here, naming it
-        for index, (plugin, jar) in enumerate(zip(self.spec.plugins, resolved)):
-            named = plugin if plugin.endswith(".jar") else "%s-%s.jar" % (plugin, self.spec.version)
-            if jar != named:
-                raise SpecError("the image's jar for plugin %r is %s, not %s" % (plugin, jar, named),
-                                option="plugins[%d]" % index, hint="Give the jar's name: %s" % jar)
-
-    def secrets_text(self):
-        return "".join("%s: %s\n" % (k, v) for k, v in sorted(self.spec.secret_config.items()))
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
@@ -389,14 +282,6 @@ class ComposeCluster(ClusterPlatform):
             os.rmdir(scratch)
 
     # Changing -----------------------------------------------------------------------------------
-    def write_files(self):
-        """compose.yaml (and the secrets file, mode 0600) written atomically; unchanged files are not touched."""
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, mode=0o755)
-        if self.spec.secret_config:
-            _write(self.secrets_path, self.secrets_text(), 0o600)
-        _write(self.file_path, self.rendered(), 0o644)
-
     def apply(self, actions):
         if not actions:
             return
@@ -430,25 +315,6 @@ class ComposeCluster(ClusterPlatform):
         restart = sorted(set(a.role for a in actions if a.kind == "restart"))
         if restart:
             self.cli.run("restart", "--timeout", "30", *restart)
-
-    def render_files(self, check_only):
-        """state rendered: only the files, nothing of the engine touched; (changed, text)."""
-        text = self.rendered()
-        changed = False
-        try:
-            with open(self.file_path) as handle:
-                changed = handle.read() != text
-        except (IOError, OSError):
-            changed = True
-        if self.spec.secret_config:
-            try:
-                with open(self.secrets_path) as handle:
-                    changed = changed or handle.read() != self.secrets_text()
-            except (IOError, OSError):
-                changed = True
-        if changed and not check_only:
-            self.write_files()
-        return changed, text
 
     # Readiness ----------------------------------------------------------------------------------
     def _containers(self):
@@ -566,34 +432,8 @@ class ComposeCluster(ClusterPlatform):
         if not found:
             raise SpecError("no Compose project %s with a running jobmanager on this Docker host" % name, option="name",
                             hint="Check the name, or give rest_url")
-        container = found[0]
-        for binding in container.get("Ports") or []:
-            if binding.get("PublicPort") and binding.get("Type") == "tcp":
-                return "http://%s:%d" % (docker_host_address(params, binding.get("IP") or "0.0.0.0"),
-                                         binding["PublicPort"])
-        for network in ((container.get("NetworkSettings") or {}).get("Networks") or {}).values():
-            if network.get("IPAddress"):
-                return "http://%s:%d" % (network["IPAddress"], 8081)
+        url = listed_rest_url(params, found[0], 8081)
+        if url:
+            return url
         raise BackendError("the JobManager of Compose project %s has no published port and no address" % name,
                            hint="Give rest_url to reach it another way")
-
-
-def _write(path, text, mode):
-    """Write ``text`` to ``path`` only when it differs, through a temporary file and a rename."""
-    try:
-        with open(path) as handle:
-            if handle.read() == text:
-                return False
-    except (IOError, OSError):
-        pass
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".flinkops-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True

@@ -16,7 +16,8 @@ import json
 import socket
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DEFAULT_DOCKER_HOST, docker_host_address
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
+    DEFAULT_DOCKER_HOST, docker_host_address, listed_rest_url)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.containers import (
     LABEL_CLUSTER, LABEL_HASH, LABEL_INDEX, LABEL_ROLE, LABEL_SPEC, DockerContainers)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import (
@@ -419,16 +420,12 @@ class DockerCluster(DockerContainers, ClusterPlatform):
             raise SpecError("no cluster named %s on this Docker host" % name, option="name",
                             hint="Check the name, or give rest_url")
         container = found[0]
-        for binding in container.get("Ports") or []:
-            if binding.get("PublicPort") and binding.get("Type") == "tcp":
-                return "http://%s:%d" % (docker_host_address(params, binding.get("IP") or "0.0.0.0"), binding["PublicPort"])
         try:
             view = json.loads((container.get("Labels") or {}).get(LABEL_SPEC) or "{}")
         except ValueError:
             view = {}
-        port = int((view.get("flink_config") or {}).get("rest.port", 8081))
-        for network in ((container.get("NetworkSettings") or {}).get("Networks") or {}).values():
-            if network.get("IPAddress"):
-                return "http://%s:%d" % (network["IPAddress"], port)
+        url = listed_rest_url(params, container, int((view.get("flink_config") or {}).get("rest.port", 8081)))
+        if url:
+            return url
         raise BackendError("the JobManager of cluster %s has no published port and no address" % name,
                            hint="Is it running? Give rest_url to reach it another way")
