@@ -46,7 +46,7 @@ options:
         writes C(compose.yaml) there (and, with O(flink_config_secrets), C(flink-config-secrets), mode 0600, which
         Compose mounts as a secret). Defaults to C(/var/lib/flinkops/compose/<name>).
       - C(state=absent) removes the files the module wrote and the directory when it is then empty.
-      - The image's entrypoint passes E(FLINK_PROPERTIES) (and so O(flink_config_secrets)) through C(envsubst):
+      - The image's entrypoint passes E(FLINK_PROPERTIES) (and so O(flink_config_secrets)) through C(envsubst), so
         a C($) in a value is read as a variable there, as with any Compose file that configures the official image.
     type: path
   remove_volumes:
