@@ -370,7 +370,7 @@ class ComposeCluster(ComposeProject, ClusterPlatform):
                 status = (info.get("State") or {}).get("Status")
                 count = info.get("RestartCount", 0)
                 baseline.setdefault(container["Id"], count)
-                name = container["_name"] if "_name" in container else (container.get("Names") or ["/?"])[0].lstrip("/")
+                name = (container.get("Names") or ["/?"])[0].lstrip("/")
                 if status in ("exited", "dead") or count > baseline[container["Id"]]:
                     raise BackendError("container %s %s; its last log lines:\n%s" % (
                         name, "exited" if status in ("exited", "dead") else "keeps restarting",
