@@ -40,6 +40,23 @@ def _parameters_text(value):
     return str(value)
 
 
+_DURATION_UNITS = {"": 0.001, "ms": 0.001, "milli": 0.001, "millis": 0.001, "millisecond": 0.001,
+                   "milliseconds": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60,
+                   "m": 60, "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}
+
+
+def flink_duration_seconds(value):
+    """Seconds of a Flink duration (``3000``, ``3 s``, ``500ms``, ``1 min``; a bare number is milliseconds), or
+    None when it is not one."""
+    text = str(value if value is not None else "").strip().lower()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ").strip()
+    unit = text[len(number):].strip()
+    try:
+        return float(number) * _DURATION_UNITS[unit]
+    except (ValueError, KeyError):
+        return None
+
+
 def name_prefix(name):
     return hashlib.sha256(("flinkops-job:" + name).encode("utf-8")).hexdigest()[:16]
 
@@ -276,13 +293,29 @@ class JobControl(object):
                             hint="Wait for a checkpoint (the cluster needs a checkpoint directory), or use savepoint")
         return path
 
+    def stats_cache_seconds(self):
+        """How long Flink's REST API may answer a job's checkpoint statistics from its cache:
+        ``rest.cache.checkpoint-statistics.timeout``, which defaults to ``web.refresh-interval`` (3 s)."""
+        try:
+            config = self.rest.jobmanager_config()
+        except (BackendError, RestUnavailable):
+            config = {}
+        for key in ("rest.cache.checkpoint-statistics.timeout", "web.refresh-interval"):
+            seconds = flink_duration_seconds(config.get(key))
+            if seconds is not None:
+                return min(seconds, 60.0)
+        return 3.0
+
     def cancel_keeping_last_state(self, job_id, option, timeout, sleep):
         """For a last-state upgrade: check that the job's state can be kept (SpecError, nothing touched, when it
-        cannot), cancel it, and return its latest checkpoint as retained at cancellation. The path is read again
-        after the job stopped: a checkpoint read before could have been subsumed (deleted) by a newer one in
-        between."""
+        cannot), cancel it, and return its latest checkpoint as retained at cancellation.
+
+        The path is read again once the job has stopped and Flink's REST cache of checkpoint statistics has
+        expired: a path read earlier (or from the cache) can name a checkpoint that a newer one subsumed, and
+        Flink deletes subsumed checkpoints; a job started from it fails with "Could not start the JobMaster"."""
         before = self.last_state(job_id, option)
         self.cancel(job_id, timeout, sleep)
+        time.sleep(self.stats_cache_seconds() + 0.5)
         return self.latest_checkpoint(job_id) or before
 
     def latest_savepoint(self, job_id):
