@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 import zipfile
 
@@ -100,6 +101,10 @@ class JobSpec(object):
         self.savepoint_dir = params.get("savepoint_dir")
         self.restore = params.get("restore") or "auto"
         self.trigger_savepoint = bool(params.get("trigger_savepoint"))
+        self.job_id = params.get("job_id")
+        if self.job_id is not None and not re.match(r"^[0-9a-f]{32}$", self.job_id):
+            raise SpecError("%r is not a Flink job id" % self.job_id, option="job_id",
+                            hint="Give the 32 lower-case hex digits that flink list or flink_info show")
         self.jar_sha256 = None
         if params.get("state") == "running":
             if not self.jar:
@@ -129,9 +134,22 @@ class SessionJob(object):
         self.prefix = name_prefix(spec.name)
         self.control = JobControl(rest)
 
+    def is_own(self, job):
+        """True for a job submitted by this module under this name (its id starts with the name's prefix)."""
+        return str(job.get("jid", "")).startswith(self.prefix)
+
     def jobs(self):
-        """This name's jobs, newest first."""
-        mine = [j for j in self.rest.jobs() if str(j.get("jid", "")).startswith(self.prefix)]
+        """This name's jobs, newest first, with the job ``job_id`` names (one submitted otherwise, to adopt).
+
+        Once adopted, the job submitted under this name is the newer one, so a task that keeps ``job_id`` finds
+        its own job again and changes nothing. A ``job_id`` the cluster does not know fails, unless a job of this
+        name exists (adopted earlier; the cluster forgets ended jobs after ``jobstore.expiration-time``)."""
+        listed = self.rest.jobs()
+        mine = [j for j in listed if self.is_own(j) or (self.spec.job_id and j.get("jid") == self.spec.job_id)]
+        if self.spec.job_id and not mine and self.module.params.get("state") != "absent":
+            raise SpecError("the cluster knows no job %s, and no job named %s" % (self.spec.job_id, self.spec.name),
+                            option="job_id", hint="Check the id with flink_info (or flink list); a cluster forgets "
+                                                  "ended jobs after jobstore.expiration-time and on restart")
         return sorted(mine, key=lambda j: j.get("start-time", 0), reverse=True)
 
     def current(self):
@@ -160,6 +178,9 @@ class SessionJob(object):
         job = self.current()
         active = job is not None and job.get("state") in ACTIVE
         if state == "running":
+            if active and not self.is_own(job):
+                return ("upgrade", "job %s was submitted outside this module: taken over as %s (upgrade_mode %s)" % (
+                    job["jid"], self.spec.name, self.spec.upgrade_mode)), job, None
             if active and self.running_hash(job) != self.spec.spec_hash():
                 return ("upgrade", "the job's jar, class, arguments, parallelism or configuration changed "
                                    "(upgrade_mode %s)" % self.spec.upgrade_mode), job, None
@@ -271,9 +292,19 @@ class JobControl(object):
         request_id = self.rest.trigger_savepoint(job_id, target_directory=target_directory)
         return self._savepoint_result(job_id, request_id, timeout, sleep, "savepoint", option)
 
+    def checkpoint_stats(self, job_id):
+        """The job's checkpoint statistics; {} for a job without checkpointing (Flink answers 404 "Checkpointing
+        has not been enabled", for example a bounded job in BATCH mode), which has no checkpoint or savepoint."""
+        try:
+            return self.rest.checkpoints(job_id)
+        except BackendError as exc:
+            if (exc.partial or {}).get("status") == 404 and "not been enabled" in str((exc.partial or {}).get("errors")):
+                return {}
+            raise
+
     def latest_checkpoint(self, job_id):
         """External path of the latest completed (retained) checkpoint, or None."""
-        stats = self.rest.checkpoints(job_id)
+        stats = self.checkpoint_stats(job_id)
         latest = (stats.get("latest") or {}).get("completed") or {}
         path = latest.get("external_path")
         return path if path and path != "<checkpoint-not-externally-addressable>" else None
@@ -319,7 +350,7 @@ class JobControl(object):
         return self.latest_checkpoint(job_id) or before
 
     def latest_savepoint(self, job_id):
-        stats = self.rest.checkpoints(job_id)
+        stats = self.checkpoint_stats(job_id)
         latest = (stats.get("latest") or {}).get("savepoint") or {}
         return latest.get("external_path")
 

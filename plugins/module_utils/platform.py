@@ -27,7 +27,7 @@ import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, JobControl, name_prefix
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 
 # Job states a restart of the cluster would disrupt.
 ACTIVE_JOB_STATES = ("CREATED", "RUNNING", "FAILING", "CANCELLING", "RESTARTING", "SUSPENDED", "RECONCILING",
@@ -154,6 +154,12 @@ class ClusterPlatform(abc.ABC):
         """The REST URL of cluster ``name`` deployed by this collection (for flink_job and flink_info)."""
         raise SpecError("platform %s cannot find a cluster by name" % cls.platform, option="platform",
                         hint="Give rest_url")
+
+    @classmethod
+    def rest_client(cls, params, name):
+        """Flink's REST API of cluster ``name`` deployed by this collection (flink_job, flink_info): a client of
+        find_rest_url's URL, unless the platform reaches it another way (Kubernetes: the API server's proxy)."""
+        return FlinkRest(cls.find_rest_url(params, name), validate_certs=params.get("validate_certs", False))
 
 
 class ApplicationPlatform(ClusterPlatform):

@@ -144,6 +144,6 @@ def require_sdk(module, params):
         require_docker(module)
 
 
-def find_rest_url(params, name):
-    """The REST URL of the cluster ``name`` that this collection deployed on the task's platform."""
-    return platform_class(params, "session").find_rest_url(params, name)
+def find_rest_client(params, name):
+    """Flink's REST API of the cluster ``name`` that this collection deployed on the task's platform."""
+    return platform_class(params, "session").rest_client(params, name)

@@ -63,16 +63,31 @@ options:
       - Where O(cluster) is looked up. C(docker) finds its JobManager container on O(docker_host); C(swarm) its
         JobManager service on the swarm manager O(docker_host), reached through the service's published port (on the
         node that runs it in host mode); C(compose) the JobManager of the Compose project O(cluster) (its published
-        port, else its address on the project network).
+        port, else its address on the project network); C(kubernetes) the session cluster O(cluster) in
+        O(namespace) (see O(mode)).
     type: str
     default: docker
     choices: [docker, swarm, compose, kubernetes]
   mode:
     description:
-      - With O(platform=kubernetes), C(operator) (the only mode there). The job is then a C(FlinkSessionJob) of the
+      - With O(platform=kubernetes), C(native) (the default) for a session cluster of Flink's native Kubernetes
+        mode (M(flinkops.flink.flink_session) with C(platform=kubernetes), or one started by hand with
+        C(kubernetes-session.sh) whose cluster id is O(cluster)). The job is run through Flink's REST API, reached
+        through the API server's service proxy to the C(<cluster>-rest) Service (any Service type, ClusterIP
+        included; the kubeconfig is all the module needs). C(operator) makes the job a C(FlinkSessionJob) of the
         Flink Kubernetes Operator.
     type: str
-    choices: [operator]
+    choices: [native, operator]
+  job_id:
+    description:
+      - Id of a job on the cluster that was submitted otherwise (the Flink CLI, the web UI, another tool), to take
+        over under O(name). C(suspended) stops it with a savepoint, C(cancelled) and C(absent) cancel it, and
+        C(running) replaces it with the job this task describes, stopping it first as O(upgrade_mode) says (a
+        savepoint by default, so its state carries over) or resuming from the savepoint it was stopped with.
+      - From then on the job is found by O(name); a task that keeps O(job_id) changes nothing on later runs. It
+        fails, naming O(job_id), when the cluster knows neither this id nor a job of this O(name) (Flink forgets
+        ended jobs after C(jobstore.expiration-time)).
+    type: str
   labels:
     description:
       - Labels of the C(FlinkSessionJob) (O(mode=operator) only), for example the one an operator's
@@ -81,8 +96,8 @@ options:
     default: {}
   namespace:
     description:
-      - Namespace of the C(FlinkSessionJob) and its session C(FlinkDeployment) (O(mode=operator)). Defaults to
-        C(default).
+      - With O(platform=kubernetes), the namespace of the session cluster (and of the C(FlinkSessionJob) with
+        O(mode=operator)). Defaults to C(default).
     type: str
   rest_url:
     description:
@@ -197,6 +212,23 @@ EXAMPLES = r"""
     name: orders-enrichment
     cluster: orders
     state: cancelled
+
+- name: Take over a job submitted with the Flink CLI (flink run -d); its savepoint carries the state over
+  flinkops.flink.flink_job:
+    name: clicks
+    cluster: orders
+    job_id: 7b3c1f0e9d2a4c5b8e1f00aa0193f2aa
+    jar: /srv/jobs/clicks-2.0.jar
+    savepoint_dir: file:///savepoints
+
+- name: A job on a native Kubernetes session cluster, through the API server
+  flinkops.flink.flink_job:
+    name: orders-enrichment
+    cluster: orders
+    platform: kubernetes
+    namespace: flink
+    jar: /srv/jobs/enrichment-1.5.jar
+    entry_class: com.example.Enrichment
 """
 
 RETURN = r"""
@@ -206,7 +238,8 @@ job_id:
   type: str
   sample: 5f1b2e0c9d8a7b6c1a2b3c4d0193f2aa
 job_state:
-  description: State of the job when the module finished.
+  description: State of the job when the module finished, as Flink reports it (after O(state=suspended) the state
+    the job ended in, C(FINISHED) unless it failed or was cancelled while stopping).
   returned: when a job exists
   type: str
   sample: RUNNING
@@ -244,7 +277,8 @@ operator:
   sample: {"lifecycle_state": "STABLE", "job_state": "RUNNING", "job_id": "3c0d1f7e9b2a4c5d8e1f00aa0193f2aa",
            "last_savepoint": null, "error": null, "generation": 1, "reconciled_generation": 1}
 rest_url:
-  description: REST URL of the cluster.
+  description: REST URL of the cluster (with O(platform=kubernetes), the API server's proxy URL of its REST
+    Service).
   returned: unless O(mode=operator)
   type: str
   sample: http://127.0.0.1:8081
@@ -267,7 +301,8 @@ def main(module_class=AnsibleModule):
         name=dict(type="str", required=True),
         cluster=dict(type="str"),
         platform=dict(type="str", default="docker", choices=["docker", "swarm", "compose", "kubernetes"]),
-        mode=dict(type="str", choices=["operator"]),
+        mode=dict(type="str", choices=["native", "operator"]),
+        job_id=dict(type="str"),
         namespace=dict(type="str"),
         labels=dict(type="dict", default={}),
         rest_url=dict(type="str"),

@@ -73,3 +73,18 @@ def test_last_state_path_is_read_after_the_cache_expired(clock, config, expected
     assert path == "file:/savepoints/checkpoints/j/chk-8"
     last_read = [c for c in rest.calls if c[0] == "checkpoints"][-1][1]
     assert last_read - rest.cancelled_at >= expected_wait
+
+
+class BatchJobRest(object):
+    """A bounded job in BATCH mode: Flink answers its checkpoint statistics with 404 (recorded from 1.20.5)."""
+
+    def checkpoints(self, job_id):
+        from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+        raise BackendError("GET /jobs/%s/checkpoints answered HTTP 404" % job_id, partial={
+            "status": 404, "errors": "org.apache.flink.runtime.rest.handler.RestHandlerException: Checkpointing has "
+                                     "not been enabled."})
+
+
+def test_a_job_without_checkpointing_has_no_savepoint_to_resume_from():
+    control = JobControl(BatchJobRest())
+    assert control.latest_savepoint("j") is None and control.latest_checkpoint("j") is None

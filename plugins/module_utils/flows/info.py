@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
-from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_client, require_sdk
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 
 
@@ -86,13 +86,13 @@ def run_info(module):
         if params["mode"] or params["namespace"]:
             raise SpecError("mode and namespace apply to platform kubernetes only", option="mode",
                             hint="Leave them out on platform %s" % params["platform"])
-        url = params["rest_url"]
-        if not url:
+        if params["rest_url"]:
+            rest = FlinkRest(params["rest_url"], validate_certs=params["validate_certs"])
+        else:
             if not params["name"]:
                 raise SpecError("name or rest_url is required", option="name", hint="Give the cluster's name")
             require_sdk(module, params)
-            url = find_rest_url(params, params["name"])
-        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+            rest = find_rest_client(params, params["name"])
         if params["wait"]:
             rest.wait_up(params["wait_timeout"], 0.5)
         facts = gather(rest, include_config=params["include_config"], include_jobs=params["include_jobs"])

@@ -2,13 +2,14 @@
 # Copyright (c) flinkops.flink contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The session-job flow (flink_job): find the cluster's REST API on its platform, plan the job's action, apply it
-with the state-saving step its upgrade mode asks for, wait until the job runs."""
+with the state-saving step its upgrade mode asks for, wait until the job runs. A FlinkSessionJob of the operator
+(platform kubernetes, mode operator) has a flow of its own: the operator does the job's work there."""
 
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
-from ansible_collections.flinkops.flink.plugins.module_utils.job import JobSpec, SessionJob
-from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_url, require_sdk
+from ansible_collections.flinkops.flink.plugins.module_utils.job import TERMINAL, JobSpec, SessionJob
+from ansible_collections.flinkops.flink.plugins.module_utils.registry import find_rest_client, require_sdk
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 
 
@@ -28,11 +29,9 @@ def run_operator_job(module):
     state = params["state"]
     result = {"changed": False, "action": None}
     try:
-        if params.get("mode") != "operator":
-            raise SpecError("platform kubernetes runs session jobs as FlinkSessionJobs of the Flink Kubernetes "
-                            "Operator", option="mode",
-                            hint="Set mode operator (the session from flink_session mode=operator), or give the "
-                                 "session's rest_url with platform docker")
+        if params.get("job_id"):
+            raise SpecError("does not apply with mode operator: a FlinkSessionJob is its own job", option="job_id",
+                            hint="Remove it; to take over a job submitted otherwise, use mode native or rest_url")
         require_sdk(module, params)
         from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
         from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator_job import (
@@ -68,24 +67,32 @@ def run_operator_job(module):
     module.exit_json(**result)
 
 
+def _check_platform_options(params):
+    kubernetes = params.get("platform") == "kubernetes"
+    if params.get("labels"):
+        raise SpecError("applies to platform kubernetes mode operator only", option="labels",
+                        hint="Remove it, or set platform=kubernetes and mode=operator")
+    for option in ("mode", "namespace"):
+        if params.get(option) and not kubernetes:
+            raise SpecError("applies to platform kubernetes only", option=option,
+                            hint="Remove it, or set platform=kubernetes")
+
+
 def run_job(module):
     params = module.params
-    if params.get("platform") == "kubernetes":
+    if params.get("platform") == "kubernetes" and params.get("mode") == "operator":
         run_operator_job(module)
         return
     result = {"changed": False, "action": None}
     try:
-        for option in ("mode", "namespace", "labels"):
-            if params.get(option):
-                raise SpecError("applies to platform kubernetes (mode operator) only", option=option,
-                                hint="Remove it, or set platform=kubernetes and mode=operator")
+        _check_platform_options(params)
         spec = JobSpec(params)
-        url = params["rest_url"]
-        if not url:
+        if params["rest_url"]:
+            rest = FlinkRest(params["rest_url"], validate_certs=params["validate_certs"])
+        else:
             require_sdk(module, params)
-            url = find_rest_url(params, params["cluster"])
-        result["rest_url"] = url
-        rest = FlinkRest(url, validate_certs=params["validate_certs"])
+            rest = find_rest_client(params, params["cluster"])
+        result["rest_url"] = rest.base_url
         timeout, sleep = params["wait_timeout"], params["wait_sleep"]
         rest.wait_up(timeout if params["wait"] else 0, sleep)
 
@@ -99,7 +106,9 @@ def run_job(module):
             result.update(job_id=current["jid"], job_state=current.get("state"))
         if module._diff:
             before = {"state": "none"}
-            if current:
+            if current and not job.is_own(current):
+                before = {"job_id": current["jid"], "submitted_outside": True, "state": _state_word(current)}
+            elif current:
                 before = dict(job.running_view(current) or {"spec_hash": job.running_hash(current)},
                               state=_state_word(current))
             after = dict(spec.view(), state=params["state"]) if params["state"] == "running" else {"state": params["state"]}
@@ -115,7 +124,9 @@ def run_job(module):
             result["job_state"] = control.cancel(current["jid"], timeout, sleep)
         elif action == "suspend":
             result["savepoint"] = control.stop_with_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
-            result["job_state"] = "FINISHED"
+            # The state the job ended in, as Flink reports it (FINISHED after a stop-with-savepoint, unless it
+            # failed or was cancelled while stopping).
+            result["job_state"] = control.wait_state(current["jid"], TERMINAL, timeout, sleep)
         elif action == "savepoint":
             result["savepoint"] = control.trigger_savepoint(current["jid"], spec.savepoint_dir, timeout, sleep)
         elif action in ("submit", "resume", "upgrade"):

@@ -369,6 +369,13 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
             return FlinkRest(self.params["rest_url"], timeout=10)
         return K8sProxyRest(self.api_client, self.namespace, self.cluster_id + "-rest", timeout=10)
 
+    @classmethod
+    def rest_client(cls, params, name):
+        """Flink's REST API of native cluster ``name`` (flink_job, flink_info): through the API server's proxy to its
+        ``<name>-rest`` Service, whatever its type (ClusterIP included); the kubeconfig is all it needs."""
+        return K8sProxyRest(k8s_api_client(connection_params(params)), params.get("namespace") or "default",
+                            name + "-rest", timeout=10)
+
     def rest_url(self, actual=None):
         if self.params.get("rest_url"):
             return self.params["rest_url"]

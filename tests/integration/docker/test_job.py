@@ -1,18 +1,21 @@
 """flink_job on a real session cluster: submit once (jar uploaded once, by content), idempotent re-runs,
 check/diff mode, savepoint upgrades (new jar, then parallelism), a last-state upgrade, a savepoint on demand,
 suspend and resume; the job's output proves no key lost its count. A savepoint that cannot be written leaves
-the job running; bad input fails before anything is submitted or stopped."""
+the job running; bad input fails before anything is submitted or stopped. A job submitted with the Flink CLI is
+listed by flink_info and taken over by flink_job given its id (upgrade through a savepoint, suspend, cancel)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.request
 
 import pytest
 
 from tests.conftest import FLINK_DEFAULT, flink_image
+from tests.integration.docker.conftest import flink_run
 from tests.integration.docker.test_application import assert_counts_continuous, jar_versions, output, wait_for_more_output
 from tests.integration.docker.test_session import session_task
 from tests.lib.ansible import run_playbook
@@ -173,3 +176,75 @@ def test_bad_job_input(case, collections_path, session, dirs):
         assert [j["state"] for j in rest(port, "/jobs/overview")["jobs"]] in ([], ["FAILED"])
     else:
         assert rest(port, "/jobs/overview")["jobs"] == []
+
+
+def cli_submit(port, jar, out):
+    """A job submitted the way a user does it by hand: ``flink run -d``; returns its id."""
+    os.makedirs(out)
+    os.chmod(out, 0o777)
+    submitted = flink_run(FLINK_DEFAULT, port, "-d", "-c", COUNTER, jar, "--rate", "20", "--keys", "4",
+                          "--out", "/out/" + os.path.basename(out), "--checkpoint-interval-ms", "2000")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"JobID ([0-9a-f]{32})", submitted.stdout).group(1)
+    deadline = time.monotonic() + 60
+    while rest(port, "/jobs/%s" % job_id)["state"] != "RUNNING":
+        assert time.monotonic() < deadline, rest(port, "/jobs/%s" % job_id)["state"]
+        time.sleep(1)
+    return job_id
+
+
+def test_cli_submitted_job_is_listed_and_taken_over(collections_path, session, dirs, cluster_name):
+    port = session
+    v1, v2 = jar_versions(dirs, FLINK_DEFAULT)
+    out_a = os.path.join(dirs["out"], "a")
+    cli_job = cli_submit(port, v1, out_a)
+
+    info = run(collections_path, {"name": "info", "register": "out", "flinkops.flink.flink_info": {
+        "name": cluster_name}})
+    assert [(j["id"], j["state"]) for j in info["jobs"]] == [(cli_job, "RUNNING")]
+    wait_for_more_output(out_a, 60)
+
+    # Bad ids fail naming job_id, before anything is touched.
+    for bad_id, words in (("not-an-id", "is not a Flink job id"), ("0" * 32, "knows no job " + "0" * 32)):
+        failed = run(collections_path, job_task("taken", port, v2, job_id=bad_id), expect_ok=False)
+        assert failed["msg"].startswith("job_id:") and words in failed["msg"], failed["msg"]
+    assert rest(port, "/jobs/%s" % cli_job)["state"] == "RUNNING"
+
+    # Taken over under a name with a new jar: check and diff mode say so; the real run goes through a savepoint.
+    # The CLI built the job with its own configuration (max parallelism 128), not the session's (64): the task says
+    # so, or Flink refuses to map the savepoint's state ("Max parallelism mismatch").
+    task = job_task("taken", port, v2, job_id=cli_job, flink_config={"pipeline.max-parallelism": 128},
+                    args=["--rate", "20", "--keys", "4", "--out", "/out/a", "--checkpoint-interval-ms", "2000"])
+    predicted = run(collections_path, task, check=True, diff=True)
+    assert predicted["action"] == "upgrade" and "submitted outside this module" in predicted["reason"]
+    assert predicted["diff"]["before"] == {"job_id": cli_job, "submitted_outside": True, "state": "running"}
+    assert rest(port, "/jobs/%s" % cli_job)["state"] == "RUNNING"
+    taken = run(collections_path, task)
+    assert taken["action"] == "upgrade" and "/savepoints/" in taken["savepoint"], taken
+    assert taken["job_id"] != cli_job and taken["job_state"] == "RUNNING"
+    assert rest(port, "/jobs/%s" % cli_job)["state"] == "FINISHED"
+    # The task keeps job_id: the job of this name is found again, nothing changes.
+    again = run(collections_path, task)
+    assert again["changed"] is False and again["job_id"] == taken["job_id"]
+    seen = len(output(out_a))
+    wait_for_more_output(out_a, seen + 40)
+
+    # Suspended: the job's real final state comes back.
+    suspended = run(collections_path, dict(task, **{"flinkops.flink.flink_job": dict(
+        task["flinkops.flink.flink_job"], state="suspended")}))
+    assert suspended["action"] == "suspend" and suspended["job_state"] == "FINISHED"
+    assert rest(port, "/jobs/%s" % taken["job_id"])["state"] == "FINISHED"
+    resumed = run(collections_path, task)
+    assert resumed["action"] == "resume" and resumed["savepoint"] == suspended["savepoint"]
+    seen = len(output(out_a))
+    wait_for_more_output(out_a, seen + 40)
+    finals = assert_counts_continuous(output(out_a))
+    assert len(finals) == 4 and min(finals.values()) > 20, finals
+
+    # A second CLI job cancelled by id: CANCELED is what the module reports; a re-run changes nothing.
+    other = cli_submit(port, v1, os.path.join(dirs["out"], "b"))
+    cancelled = run(collections_path, job_task("other", port, v1, job_id=other, state="cancelled"))
+    assert cancelled["action"] == "cancel" and cancelled["job_state"] == "CANCELED"
+    assert rest(port, "/jobs/%s" % other)["state"] == "CANCELED"
+    assert run(collections_path, job_task("other", port, v1, job_id=other, state="cancelled"))["changed"] is False
+    assert rest(port, "/jobs/%s" % resumed["job_id"])["state"] == "RUNNING"

@@ -1,6 +1,7 @@
 """flink_session with platform=kubernetes (Flink's native mode) on the real test cluster, with real Flink:
-deploy, TaskManagers only on demand, a job, idempotency from the live Deployment, check and diff mode,
-exposure types, removal (high-availability ConfigMaps included), and bad input that touches nothing."""
+deploy, TaskManagers only on demand, jobs run by flink_job through the API server (listed by flink_info),
+idempotency from the live Deployment, check and diff mode, exposure types, removal (high-availability ConfigMaps
+included), and bad input that touches nothing."""
 
 from __future__ import annotations
 
@@ -67,6 +68,16 @@ def run(collections_path, args, expect_ok=True, **kwargs):
     return result
 
 
+def run_module(collections_path, module, args, expect_ok=True, **kwargs):
+    """One task of another module of the collection (flink_job, flink_info); its result."""
+    result = run_playbook(collections_path, tasks=[{"name": "task", "flinkops.flink.%s" % module: args,
+                                                    "register": "out"}], **kwargs)
+    if expect_ok and result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("%s failed: %s\n%s" % (module, failed, result.stdout[-3000:]))
+    return result.task("task")
+
+
 def app_objects(k8s, namespace, name):
     found = {}
     for kind in ("deployments", "pods", "services", "configmaps", "replicasets"):
@@ -123,20 +134,24 @@ def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, 
     assert not out["changed"] and out["actions"] == [], out
     assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] == deployment["metadata"]["uid"]
 
-    # A job: parallelism 2 with one slot each, so the JobManager starts two TaskManager pods.
-    # Submitted over REST through the API server's service proxy: the kubeconfig is all it takes.
+    # A job: parallelism 2 with one slot each, so the JobManager starts two TaskManager pods. flink_job reaches the
+    # cluster through the API server's service proxy (a ClusterIP Service): the kubeconfig is all it takes.
+    jar = os.path.join(CACHE, "jobs", version, "flinkops-examples.jar")
+    job_args = {"name": "bounded", "cluster": name, "platform": "kubernetes", "namespace": namespace,
+                "kubeconfig": k8s.kubeconfig, "jar": jar, "entry_class": "org.flinkops.examples.BoundedCounter",
+                "parallelism": 2, "wait_timeout": 420}
+    job = run_module(collections_path, "flink_job", job_args)
+    assert job["action"] == "submit" and job["job_state"] == "FINISHED", job
+    assert "/services/%s-rest:rest/proxy" % name in job["rest_url"], job["rest_url"]
+    job_id = job["job_id"]
+    # A bounded job that ran to its end is done: the same task changes nothing.
+    again = run_module(collections_path, "flink_job", job_args)
+    assert again["changed"] is False and again["job_id"] == job_id, again
     kubernetes = pytest.importorskip("kubernetes")
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
     proxy = K8sProxyRest(kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig), namespace,
                          name + "-rest", timeout=60)
-    jar_id = proxy.upload_jar(os.path.join(CACHE, "jobs", version, "flinkops-examples.jar"))
-    job_id = proxy.run_jar(jar_id, {"entryClass": "org.flinkops.examples.BoundedCounter", "parallelism": 2},
-                           timeout=120)
-    deadline = time.monotonic() + 420
-    while proxy.job(job_id)["state"] != "FINISHED":
-        assert proxy.job(job_id)["state"] not in ("FAILED", "CANCELED"), proxy.job(job_id)
-        assert time.monotonic() < deadline, "job %s did not finish: %s" % (job_id, proxy.job(job_id)["state"])
-        time.sleep(3)
+    assert proxy.job(job_id)["state"] == "FINISHED"
     # BoundedCounter runs in BATCH mode, one pipelined region per subtask: the JobManager asks for a pod per slot
     # it needs at once, which is two, or one when the first TaskManager runs both regions in turn (a slow start
     # gives a pending pod back). The TaskManagers registered are the pods there are, named after them.
@@ -158,6 +173,21 @@ def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, 
     assert not out["changed"], out
     assert [j["state"] for j in out["jobs"]] == ["FINISHED"], out["jobs"]
     assert sorted(tm["id"] for tm in out["taskmanagers"]) == registered, out["taskmanagers"]
+
+    info = run_module(collections_path, "flink_info", {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                                       "kubeconfig": k8s.kubeconfig})
+    assert [(j["id"], j["state"]) for j in info["jobs"]] == [(job_id, "FINISHED")], info["jobs"]
+
+    if version == FLINK_DEFAULT:
+        # A streaming job through the proxy: running on the idle TaskManagers, then cancelled by name.
+        stream = dict(job_args, name="stream", entry_class="org.flinkops.examples.StatefulCounter", parallelism=1,
+                      args=["--rate", "5", "--keys", "2", "--out", "/tmp/out"])
+        started = run_module(collections_path, "flink_job", stream)
+        assert started["action"] == "submit" and started["job_state"] == "RUNNING", started
+        cancelled = run_module(collections_path, "flink_job", dict(stream, state="cancelled"))
+        assert cancelled["action"] == "cancel" and cancelled["job_state"] == "CANCELED", cancelled
+        assert proxy.job(started["job_id"])["state"] == "CANCELED"
+        assert run_module(collections_path, "flink_job", dict(stream, state="cancelled"))["changed"] is False
 
     # A changed spec in check + diff mode: a recreate is planned, the diff says what, nothing is touched.
     changed = dict(args, flink_config=dict(args["flink_config"], **{"pipeline.max-parallelism": 64}))
