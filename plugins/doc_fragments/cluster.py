@@ -104,6 +104,11 @@ options:
             O(platform=swarm).
         type: list
         elements: str
+      java_opts:
+        description:
+          - JVM options of the JobManager (C(env.java.opts.jobmanager), after O(java_opts)). Flink adds them to the
+            image's C(env.java.opts.all), so the C(--add-opens) options Java 17 needs stay. On every platform.
+        type: str
       replicas:
         description:
           - JobManagers, one leader and standbys (C(kubernetes.jobmanager.replicas)). Only with O(platform=kubernetes);
@@ -145,6 +150,20 @@ options:
         description:
           - Task slots per TaskManager (C(taskmanager.numberOfTaskSlots)); at least 1. Defaults to 1.
         type: int
+      java_opts:
+        description:
+          - JVM options of each TaskManager (C(env.java.opts.taskmanager), after O(java_opts)), added to the image's
+            C(env.java.opts.all) as for the JobManager. On every platform.
+        type: str
+  java_opts:
+    description:
+      - JVM options of every Flink process of the cluster, for example C(-XX:+UseG1GC -Dfile.encoding=UTF-8). Written
+        before each role's own O(jobmanager.java_opts) / O(taskmanager.java_opts) into C(env.java.opts.jobmanager) and
+        C(env.java.opts.taskmanager), which Flink's start scripts (and its native Kubernetes mode) add to the image's
+        C(env.java.opts.all) instead of replacing it; that key holds the C(--add-opens) and C(--add-exports) options
+        Flink needs on Java 17. Setting C(env.java.opts.all) in O(flink_config) replaces them and gets a warning.
+      - Setting these keys in O(flink_config) as well is refused, naming the option to use.
+    type: str
   flink_config:
     description:
       - Flink configuration, as flat keys (C(execution.checkpointing.interval)). Rendered into the configuration

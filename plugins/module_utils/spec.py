@@ -36,6 +36,11 @@ MANAGED_ENV = {
     "JOB_MANAGER_RPC_ADDRESS": "name",
 }
 
+# JVM options of each role: Flink's start scripts (and its native Kubernetes mode) add these keys to
+# env.java.opts.all, which the distribution's configuration fills with the --add-opens/--add-exports Java 17 needs.
+JAVA_OPTS_KEYS = {"jobmanager": "env.java.opts.jobmanager", "taskmanager": "env.java.opts.taskmanager"}
+REPLACING_JAVA_OPTS = ("env.java.opts.all", "env.java.opts")
+
 DEFAULTS = {
     "jobmanager": {"memory": "1600m", "cpu": None},
     "taskmanager": {"memory": "1728m", "cpu": None, "slots": 1},
@@ -153,6 +158,7 @@ class ClusterSpec(object):
                     raise SpecError("key %r conflicts with the option %s" % (key, MANAGED_KEYS[key]),
                                     option="%s.%s" % (option, key),
                                     hint="Remove it from %s and set %s" % (option, MANAGED_KEYS[key]))
+        spec._java_opts(params)
         both = set(spec.flink_config) & set(spec.secret_config)
         if both:
             raise SpecError("keys %s are in both flink_config and flink_config_secrets" % sorted(both),
@@ -206,6 +212,28 @@ class ClusterSpec(object):
         spec.labels = dict((str(k), str(v)) for k, v in (params.get("labels") or {}).items())
         spec.restart_policy = params.get("restart_policy") or "unless-stopped"
         return spec
+
+    def _java_opts(self, params):
+        """java_opts (every role) and <role>.java_opts as the roles' env.java.opts.<role> keys, which Flink adds to
+        the image's env.java.opts.all instead of replacing it; only keys that are set are written, so a spec without
+        them renders exactly as before."""
+        common = (params.get("java_opts") or "").strip()
+        for role, key in sorted(JAVA_OPTS_KEYS.items()):
+            own = ((params.get(role) or {}).get("java_opts") or "").strip()
+            value = " ".join(v for v in (common, own) if v)
+            if not value:
+                continue
+            if key in self.flink_config:
+                raise SpecError("key %r conflicts with the option %s.java_opts" % (key, role),
+                                option="flink_config.%s" % key,
+                                hint="Remove it from flink_config and set %s.java_opts (or java_opts)" % role)
+            self.flink_config[key] = value
+        for key in REPLACING_JAVA_OPTS:
+            if key in self.flink_config:
+                self.warnings.append(
+                    "flink_config.%s replaces the image's env.java.opts.all, which holds the --add-opens and "
+                    "--add-exports Flink needs on Java 17; use java_opts (added to them) unless you mean to "
+                    "replace them" % key)
 
     @property
     def rest_container_port(self):

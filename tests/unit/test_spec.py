@@ -136,6 +136,8 @@ def test_defaults():
     ({"labels": {"org.flinkops.cluster": "x"}}, "labels"),
     ({"flink_config": {"a": 1}, "flink_config_secrets": {"a": 2}}, "flink_config_secrets"),
     ({"rest_port": 70000}, "rest_port"),
+    ({"java_opts": "-Da=1", "flink_config": {"env.java.opts.taskmanager": "-Db=2"}},
+     "flink_config.env.java.opts.taskmanager"),
 ])
 def test_bad_input_names_the_option(params, option):
     with pytest.raises(SpecError) as err:
@@ -163,3 +165,15 @@ def test_deprecated_key_warns_on_flink_2():
 def test_secrets_masked_in_public_view():
     s = spec(flink_config_secrets={"s3.secret-key": "hunter2"})
     assert "hunter2" not in repr(s.public_view())
+
+
+def test_java_opts_are_the_roles_keys_added_to_the_images_opts():
+    s = spec(java_opts="-XX:+UseG1GC", jobmanager={"java_opts": "-Dwho=jm"}, taskmanager={"java_opts": " "})
+    assert s.flink_config == {"env.java.opts.jobmanager": "-XX:+UseG1GC -Dwho=jm",
+                              "env.java.opts.taskmanager": "-XX:+UseG1GC"}
+    assert s.warnings == []
+    # Without them the configuration is exactly what it was (no empty keys: unchanged clusters stay unchanged).
+    assert spec().flink_config == {}
+    replaced = spec(flink_config={"env.java.opts.all": "-Xss2m"})
+    assert replaced.flink_config == {"env.java.opts.all": "-Xss2m"}
+    assert [w for w in replaced.warnings if w.startswith("flink_config.env.java.opts.all replaces")], replaced.warnings

@@ -245,3 +245,29 @@ def test_restarted_and_info(collections_path, docker_client, cluster_name, defau
     assert by_name["config"]["execution.checkpointing.interval"] == "7s"
     assert "config" not in by_url and by_url["flink_version"] == by_name["flink_version"]
     assert unknown["msg"].startswith("name: no cluster named %s-nope" % cluster_name)
+
+
+def jvm_command_line(container):
+    """The command line of the Flink JVM in a container, read from /proc the way an operator checks it."""
+    listing = container.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"])
+    lines = [line for line in listing.output.decode("utf-8", "replace").splitlines()
+             if "java" in line and "org.apache.flink" in line]
+    assert len(lines) == 1, lines
+    return lines[0].split()
+
+
+def test_java_opts_reach_each_jvm_next_to_the_images_opts(collections_path, docker_client, cluster_name,
+                                                          default_image, port):
+    task = session_task(cluster_name, default_image, port, java_opts="-Dflinkops.all=yes -XX:+UseG1GC",
+                        jobmanager={"java_opts": "-Dflinkops.role=jm"}, taskmanager={"replicas": 1})
+    ok(collections_path, task)
+    found = containers(docker_client, cluster_name)
+    jm = jvm_command_line(found["%s-jobmanager" % cluster_name])
+    tm = jvm_command_line(found["%s-taskmanager-1" % cluster_name])
+    for args in (jm, tm):
+        assert "-Dflinkops.all=yes" in args and "-XX:+UseG1GC" in args, args
+        # The image's env.java.opts.all (Java 17's --add-opens) is still there: added to, not replaced.
+        assert "--add-opens=java.base/java.util=ALL-UNNAMED" in args, args
+    assert "-Dflinkops.role=jm" in jm and "-Dflinkops.role=jm" not in tm
+    assert ok(collections_path, task)["changed"] is False
+    ok(collections_path, session_task(cluster_name, default_image, port, state="absent"))

@@ -270,7 +270,7 @@ def test_native_session_bad_input(case, k8s, namespace, collections_path):
 
 def test_native_session_pod_features_and_live_log_level(k8s, namespace, collections_path):
     """Plugins, secrets as files and as environment variables, an inline pod template, node selector,
-    tolerations, labels and annotations show in the running JobManager and TaskManager pods; a new log
+    tolerations, labels, annotations and JVM options show in the running JobManager and TaskManager pods; a new log
     level reaches the running cluster without a restart."""
     make_service_account(k8s, namespace)
     k8s.kubectl("create", "secret", "generic", "creds", "--from-literal=user=alice",
@@ -286,7 +286,7 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         env={"PLAIN_ENV": "plain"}, pod_template=template, labels={"team": "data"},
         annotations={"example.org/owner": "data-team"}, node_selector={"kubernetes.io/hostname": k8s.node_name},
         tolerations=[{"key": "example.org/dedicated", "operator": "Equal", "value": "flink", "effect": "NoSchedule"}],
-        log_level="INFO")
+        log_level="INFO", java_opts="-Dflinkops.all=yes", jobmanager={"java_opts": "-Dflinkops.role=jm"})
     out = run(collections_path, args).task("session")
     assert out["changed"] and len(out["taskmanagers"]) == 1, out
     pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"]
@@ -305,6 +305,14 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         assert k8s.exec(namespace, pname, "cat", "/opt/creds/user").stdout == "alice"
         plugin = "/opt/flink/plugins/flink-s3-fs-hadoop-%s/flink-s3-fs-hadoop-%s.jar" % (version, version)
         assert k8s.exec(namespace, pname, "test", "-f", plugin).returncode == 0, (pname, plugin)
+        # java_opts in the running JVM, next to the image's Java 17 options (added to, not replaced).
+        processes = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"
+        listing = k8s.exec(namespace, pname, "sh", "-c", processes).stdout.splitlines()
+        jvms = [line for line in listing if "org.apache.flink." in line and "java" in line and "/proc/" not in line]
+        assert len(jvms) == 1, (pname, listing)
+        jvm = jvms[0].split()
+        assert "-Dflinkops.all=yes" in jvm and "--add-opens=java.base/java.util=ALL-UNNAMED" in jvm, (pname, jvm)
+        assert ("-Dflinkops.role=jm" in jvm) == (meta["labels"]["component"] == "jobmanager"), (pname, jvm)
     # The secret's value never shows in the module's output.
     assert "s3cr3t" not in json.dumps(out)
 
