@@ -174,21 +174,63 @@ def render(config, standard_yaml):
 _UNSAFE_START = tuple("\"'{[#&*!|>%@`,")
 
 
-def render_properties(config, version):
+# The JVM options of a role, read by Flink's start scripts (bin/config.sh) from these variables when they are set,
+# from the configuration file otherwise.
+ROLE_JAVA_OPTS_ENV = {"env.java.opts.jobmanager": "FLINK_ENV_JAVA_OPTS_JM",
+                      "env.java.opts.taskmanager": "FLINK_ENV_JAVA_OPTS_TM"}
+
+
+def entrypoint_settings(config, option="flink_config"):
+    """Split a configuration given to the image's entrypoint into (FLINK_PROPERTIES part, environment, arguments).
+
+    The official image's entrypoint removes every whitespace character from each FLINK_PROPERTIES line
+    (``tr -d '[:space:]'``): ``pipeline.name: My Job`` arrives as ``MyJob``, JVM options run together. Values with
+    whitespace therefore travel another way: a role's JVM options as the variable Flink's start scripts read
+    instead of the file (FLINK_ENV_JAVA_OPTS_JM / _TM), other keys as the role command's dynamic properties
+    (``-D key=value``, one argument each, which the entrypoint passes on untouched). The start scripts read the
+    other ``env.*`` keys from the file only: those are refused, naming the key.
+    """
+    properties, env, args = {}, {}, []
+    for key in sorted(config):
+        text = _legacy_value(key, config[key])
+        if not re.search(r"\s", text):
+            properties[key] = config[key]
+        elif key in ROLE_JAVA_OPTS_ENV:
+            env[ROLE_JAVA_OPTS_ENV[key]] = text
+        elif key.startswith("env."):
+            raise SpecError("%r has whitespace in its value, which the flink image's entrypoint removes from "
+                            "FLINK_PROPERTIES, and Flink's start scripts read env.* keys from the file only" % key,
+                            option="%s.%s" % (option, key),
+                            hint="Give JVM options as java_opts, jobmanager.java_opts or taskmanager.java_opts")
+        elif "\n" in text:
+            raise SpecError("the value of %r spans lines, which no start command can pass" % key,
+                            option="%s.%s" % (option, key), hint="Give it on one line")
+        else:
+            args += ["-D", "%s=%s" % (key, text)]
+    return properties, env, args
+
+
+def render_properties(config, version, option="flink_config"):
     """Render ``FLINK_PROPERTIES`` (one ``key: value`` a line), used where a config file can't be placed.
 
     Entrypoints either append these lines to the configuration file (YAML then decodes them) or pass
     them on as ``-Dkey=value`` (taken literally). A value is passed only when both readings give the same
     string: Flink's own string form (lists ``a;b``, maps ``k:v,k:v``), on one line, without characters
-    that YAML would read differently. Anything else is refused with the key named.
+    that YAML would read differently, and without whitespace, which the official image's entrypoint removes
+    (entrypoint_settings routes such values of flink_config another way). Anything else is refused with the
+    key named.
     """
     lines = []
     for key in sorted(config):
         text = _legacy_value(key, config[key])
+        if re.search(r"\s", text):
+            raise SpecError("the value of %r has whitespace, which the flink image's entrypoint removes from "
+                            "FLINK_PROPERTIES" % key, option="%s.%s" % (option, key),
+                            hint="Give a value without spaces (secrets travel in FLINK_PROPERTIES only)")
         if text != text.strip() or text.startswith(_UNSAFE_START) or ": " in text or " #" in text or \
                 text.lower() in ("true", "false", "null", "~", "yes", "no", "on", "off") and not isinstance(config[key], bool):
             raise SpecError("the value of %r cannot be passed safely in FLINK_PROPERTIES" % key,
-                            option="flink_config.%s" % key,
+                            option="%s.%s" % (option, key),
                             hint="Put this key in the configuration file of conf_dir instead")
         lines.append("%s: %s" % (key, text))
     return "\n".join(lines)

@@ -34,6 +34,8 @@ MANAGED_ENV = {
     "FLINK_PROPERTIES": "flink_config",
     "ENABLE_BUILT_IN_PLUGINS": "plugins",
     "JOB_MANAGER_RPC_ADDRESS": "name",
+    "FLINK_ENV_JAVA_OPTS_JM": "jobmanager.java_opts",
+    "FLINK_ENV_JAVA_OPTS_TM": "taskmanager.java_opts",
 }
 
 # JVM options of each role: Flink's start scripts (and its native Kubernetes mode) add these keys to

@@ -7,7 +7,7 @@ import yaml
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
-    FlinkVersion, parse_config_file, render, render_properties, version_from_image)
+    FlinkVersion, entrypoint_settings, parse_config_file, render, render_properties, version_from_image)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory, parse_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
 
@@ -96,9 +96,29 @@ def test_properties_refuse_multiline():
 
 def test_properties_plain_values():
     text = render_properties({"rest.bind-address": "0.0.0.0", "x.enabled": True, "p.jars": ["a.jar", "b.jar"],
-                              "env.java.opts.all": "-Dx=1 -Dy=2", "s3.endpoint": "http://minio:9000"}, FlinkVersion("2.2.1"))
-    assert text.splitlines() == ["env.java.opts.all: -Dx=1 -Dy=2", "p.jars: a.jar;b.jar", "rest.bind-address: 0.0.0.0",
+                              "env.java.opts.all": "-Dx=1", "s3.endpoint": "http://minio:9000"}, FlinkVersion("2.2.1"))
+    assert text.splitlines() == ["env.java.opts.all: -Dx=1", "p.jars: a.jar;b.jar", "rest.bind-address: 0.0.0.0",
                                  "s3.endpoint: http://minio:9000", "x.enabled: true"]
+
+
+def test_properties_refuse_whitespace_the_official_entrypoint_strips():
+    # docker-entrypoint.sh of flink:2.2.1-java17 / 1.20: tr -d '[:space:]' on every FLINK_PROPERTIES line; seen
+    # with the upstream entrypoint: "pipeline.name: My Job" became "MyJob" in config.yaml.
+    with pytest.raises(SpecError) as err:
+        render_properties({"password": "two words"}, FlinkVersion("2.2.1"), option="flink_config_secrets")
+    assert str(err.value).startswith("flink_config_secrets.password: the value of 'password' has whitespace")
+
+
+def test_entrypoint_settings_route_values_with_whitespace():
+    properties, env, args = entrypoint_settings({
+        "pipeline.name": "My Job", "rest.port": 8081, "env.java.opts.jobmanager": "-Da=1 -XX:+UseG1GC",
+        "env.java.opts.taskmanager": "-Db=2"})
+    assert properties == {"rest.port": 8081, "env.java.opts.taskmanager": "-Db=2"}
+    assert env == {"FLINK_ENV_JAVA_OPTS_JM": "-Da=1 -XX:+UseG1GC"}
+    assert args == ["-D", "pipeline.name=My Job"]
+    with pytest.raises(SpecError) as err:
+        entrypoint_settings({"env.java.opts.all": "-Da=1 -Db=2"})
+    assert str(err.value).startswith("flink_config.env.java.opts.all:") and "java_opts" in str(err.value)
 
 
 BASE = {"name": "orders", "image": "flink:2.2.1-java17"}

@@ -19,7 +19,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.compose.render impo
     SECRET_NAME, SECRET_WRAPPER, SECRETS_FILE, ComposeFile)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import FLINK_HOME
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render_properties
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 
 ROLES = ("jobmanager", "taskmanager")
@@ -63,8 +63,12 @@ class ComposeProject(object):
         env = dict(spec.env)
         if plugins:
             env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(plugins)
-        env["FLINK_PROPERTIES"] = render_properties(self.flink_settings(role), spec.version)
+        properties, java_env, dynamic = entrypoint_settings(self.flink_settings(role))
+        env["FLINK_PROPERTIES"] = render_properties(properties, spec.version)
+        env.update(java_env)
         body["environment"] = env
+        if dynamic:
+            body["command"] = body["command"][:1] + dynamic + body["command"][1:]
         volumes = []
         for mount in spec.mounts + self.extra_mounts():
             volume = {"type": mount["type"], "target": mount["target"]}
@@ -129,7 +133,9 @@ class ComposeProject(object):
                                 option="plugins[%d]" % index, hint="Give the jar's name: %s" % jar)
 
     def secrets_text(self):
-        return "".join("%s: %s\n" % (k, v) for k, v in sorted(self.spec.secret_config.items()))
+        """The secrets file, appended to FLINK_PROPERTIES in the container: the same rules as FLINK_PROPERTIES."""
+        text = render_properties(dict(self.spec.secret_config), self.spec.version, option="flink_config_secrets")
+        return text + "\n" if text else ""
 
     def write_files(self):
         """compose.yaml (and the secrets file, mode 0600) written atomically; unchanged files are not touched."""

@@ -20,7 +20,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker.common impor
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import (
     FLINK_HOME, LABEL_MANAGED, MANAGED_BY, short_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render, render_properties
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import digest
 
 LABEL_CLUSTER = "org.flinkops.cluster"
@@ -154,8 +154,16 @@ class DockerContainers(object):
         if plugins:
             env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(plugins)
         settings = self.flink_settings(role, index)
+        command = self.start_command(role)
         if spec.conf_dir:
-            env["FLINK_PROPERTIES"] = render_properties(settings, spec.version)
+            # Through the entrypoint's FLINK_PROPERTIES: values with whitespace go another way (entrypoint_settings),
+            # secrets never into the command line.
+            public = dict((k, v) for k, v in settings.items() if k not in spec.secret_config)
+            properties, java_env, dynamic = entrypoint_settings(public)
+            properties.update((k, settings[k]) for k in spec.secret_config)
+            env["FLINK_PROPERTIES"] = render_properties(properties, spec.version)
+            env.update(java_env)
+            command = command[:1] + dynamic + command[1:]
         mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
                   for m in spec.mounts]
         if spec.conf_dir:
@@ -174,7 +182,7 @@ class DockerContainers(object):
         host_config = self.api.create_host_config(**host_config_args)
         networking = self.api.create_networking_config(
             {spec.network: self.api.create_endpoint_config(aliases=[name])})
-        created = self.api.create_container(spec.image, command=self.start_command(role), name=name, hostname=name,
+        created = self.api.create_container(spec.image, command=command, name=name, hostname=name,
                                             environment=env, labels=labels, ports=ports, host_config=host_config,
                                             networking_config=networking)
         if not spec.conf_dir:

@@ -308,7 +308,7 @@ class SwarmCluster(ClusterPlatform):
             service.apply([(action.kind, action.target)])
 
     def _secret_data(self):
-        return render_properties(dict(self.spec.secret_config), self.spec.version)
+        return render_properties(dict(self.spec.secret_config), self.spec.version, option="flink_config_secrets")
 
     def _remove_secrets(self, keep):
         found = self.client.api.secrets(filters={"label": "%s=%s" % (LABEL_CLUSTER, self.spec.name)})

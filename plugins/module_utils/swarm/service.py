@@ -21,7 +21,7 @@ import time
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, EngineClient, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
-    FlinkVersion, check_keys, render_properties, version_from_image)
+    FlinkVersion, check_keys, entrypoint_settings, render_properties, version_from_image)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import parse_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import retry_out_of_sequence
@@ -113,7 +113,8 @@ class ServiceSpec(object):
         config["jobmanager.rpc.address"] = jm_address
         if params["replicas"] < 0:
             raise SpecError("must be 0 or more", option="replicas")
-        self.properties = render_properties(config, self.version)
+        properties, java_env, dynamic = entrypoint_settings(config)
+        self.properties = render_properties(properties, self.version)
         if command == "taskmanager":
             # A swarm template, expanded per task before the container starts (to e.g. "orders-tm-2", a safe
             # value): TaskManagers register under stable, predictable ids.
@@ -123,6 +124,11 @@ class ServiceSpec(object):
             raise SpecError("the module sets FLINK_PROPERTIES from flink_config", option="env.FLINK_PROPERTIES",
                             hint="Put the settings in flink_config")
         env["FLINK_PROPERTIES"] = self.properties
+        for variable, value in java_env.items():
+            if variable in env:
+                raise SpecError("the module sets %s from flink_config" % variable, option="env.%s" % variable,
+                                hint="Set the JVM options in flink_config (or java_opts of flink_session)")
+            env[variable] = value
         for option in ("labels", "container_labels"):
             for key in params.get(option) or {}:
                 if str(key).startswith(RESERVED):
@@ -149,7 +155,7 @@ class ServiceSpec(object):
             "healthcheck": health if health.get("test") else {},
             "image": params["image"],
             "command": command,
-            "args": [str(a) for a in params.get("args") or []],
+            "args": dynamic + [str(a) for a in params.get("args") or []],
             "replicas": params["replicas"],
             "env": env,
             "mounts": params.get("mounts") or [],

@@ -55,7 +55,10 @@ def service(client, name):
 
 def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     client = swarm.client()
-    task = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"})
+    # Values with spaces: the official image's entrypoint would strip them from FLINK_PROPERTIES, so they travel
+    # as the JVM options' variable and as a dynamic property of the command.
+    spaced = {"java_opts": "-Dflinkops.all=yes -XX:+UseG1GC", "flink_config": {"pipeline.name": "My Job"}}
+    task = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"}, **spaced)
 
     predicted = run(collections_path, task, check=True, diff=True)
     assert predicted["changed"] and predicted["diff"]["before"] == {}
@@ -83,6 +86,10 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     assert "s3.secret-key" in config and config["s3.secret-key"] != "swarm-secret-value-42"
     for role in ("jobmanager", "taskmanager"):
         assert "swarm-secret-value-42" not in json.dumps(service(client, "%s-%s" % (prefix, role)))
+    assert config["pipeline.name"] == "My Job", config.get("pipeline.name")
+    container = service(client, "%s-jobmanager" % prefix)["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert container["Args"][:3] == ["jobmanager", "-D", "pipeline.name=My Job"], container["Args"]
+    assert "FLINK_ENV_JAVA_OPTS_JM=-Dflinkops.all=yes -XX:+UseG1GC" in container["Env"], container["Env"]
 
     # Unchanged: nothing to do, in check mode and for real.
     assert run(collections_path, task, check=True)["changed"] is False
@@ -92,7 +99,7 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     # A configuration change and a scale-down: diff shows fields; check mode predicts exactly what the real run
     # applies; only the TaskManager service changes, exactly two TaskManagers with the new slots stay registered.
     changed = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"},
-                           taskmanager={"slots": 3, "replicas": 2})
+                           taskmanager={"slots": 3, "replicas": 2}, **spaced)
     jm_version = service(client, "%s-jobmanager" % prefix)["Version"]["Index"]
     predicted = run(collections_path, changed, check=True, diff=True)
     assert (predicted["diff"]["before"]["taskmanager"]["slots"], predicted["diff"]["before"]["taskmanager"]["replicas"]) \
