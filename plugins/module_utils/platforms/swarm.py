@@ -373,7 +373,17 @@ class SwarmCluster(ClusterPlatform):
         url = self.rest_url()
         tm = self.service("taskmanager")
         tm.params["rest_url"] = url
-        tm.wait(max(1, deadline - time.monotonic()), sleep)
+        failed_before = jm.failed_task_ids()
+
+        def jobmanager_stays_up():
+            """A JobManager that exits again and again (the swarm restarts it) fails the wait at once, with what
+            its log says, instead of a time-out on a REST API that never answers."""
+            failed = jm.failed_task_ids() - failed_before
+            if len(failed) >= 2:
+                raise BackendError("the JobManager service %s exited %d times since it first ran; its log: %s" % (
+                    jm.spec.name, len(failed), jm.log_excerpt() or "(not readable)"),
+                    hint="docker service logs %s shows all of it" % jm.spec.name)
+        tm.wait(max(1, deadline - time.monotonic()), sleep, watch=jobmanager_stays_up)
 
         def probe():
             try:

@@ -428,8 +428,10 @@ class SwarmService(object):
         failed = [t for t in every if t["state"] in FAILED_STATES and t["id"] not in self.failed_before]
         if len(failed) >= 3 and not len(running) == self.spec.data["replicas"]:
             last = failed[-1]
-            raise BackendError("tasks of %s keep failing on %s: %s" % (
-                self.spec.name, last["node"] or "a node", last["error"] or last["message"]),
+            log = self.log_excerpt()
+            raise BackendError("tasks of %s keep failing on %s: %s%s" % (
+                self.spec.name, last["node"] or "a node", last["error"] or last["message"],
+                "; its log: %s" % log if log else ""),
                 option="image", partial={"tasks": tasks},
                 hint="Check that every node can pull the image and that the container starts (docker service ps)")
         done = update.get("State") in (None, "completed", "") and len(running) == self.spec.data["replicas"] \
@@ -458,12 +460,33 @@ class SwarmService(object):
             "summary": "registered: %s; missing: %s; still registered: %s; from a replaced task: %s" % (
                 ids, missing, extra, stale)}
 
-    def wait(self, timeout, sleep):
+    def failed_task_ids(self):
+        return set(t["id"] for t in self.tasks(False) if t["state"] in FAILED_STATES)
+
+    def log_excerpt(self, tail=60, keep=8):
+        """What the service's last log lines say went wrong (Flink's ERROR, exception and cause lines, else the
+        last lines), for an error message; "" when the logs cannot be read."""
+        try:
+            raw = self.client.api.service_logs(self.spec.name, stdout=True, stderr=True, tail=tail)
+            if not isinstance(raw, (bytes, str)):
+                raw = b"".join(raw)
+        except Exception:  # pylint: disable=broad-exception-caught
+            return ""  # logs are a help for the message, never a reason to fail differently
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        causes = [line for line in lines if not line.startswith("at ") and (
+            " ERROR " in line or "Exception" in line or line.startswith("Caused by"))]
+        return " | ".join((causes or lines)[-keep:])
+
+    def wait(self, timeout, sleep, watch=None):
         """Until the tasks run on ready nodes and, with rest_url, Flink agrees (REST answers; for TaskManagers
-        exactly the expected ones are registered from their current tasks)."""
+        exactly the expected ones are registered from their current tasks). ``watch`` is called on every round
+        and may raise (another service's failure ends the wait at once)."""
         deadline = time.monotonic() + timeout
         rest = FlinkRest(self.params["rest_url"], timeout=10) if self.params.get("rest_url") else None
         while True:
+            if watch is not None:
+                watch()
             done, state = self._converged()
             phase = "tasks"
             if done and rest is not None:

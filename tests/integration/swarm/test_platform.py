@@ -268,3 +268,23 @@ def test_application_upgrades_and_suspend_lose_no_state(version, swarm, prefix, 
         assert not [c for c in client.api.configs() if c["Spec"]["Name"] == "flinkops-%s-state" % prefix]
     finally:
         client.close()
+
+
+def test_a_jobmanager_that_cannot_start_fails_the_wait_with_its_log(swarm, prefix, collections_path):
+    """An application whose class is in no jar: the JobManager exits, the swarm restarts it again and again. The
+    module fails well before wait_timeout, quoting what the JobManager's log says."""
+    node = swarm.workers[0]
+    task = app_task(swarm, prefix, swarm.image(), node, entry_class="org.flinkops.examples.NoSuchJob")
+    task["flinkops.flink.flink_application"]["wait_timeout"] = 300
+    started = time.monotonic()
+    failed = run(collections_path, task, expect_ok=False)
+    elapsed = time.monotonic() - started
+    print("failed after %.0fs: %s" % (elapsed, failed["msg"]))
+    try:
+        assert "keep failing" in failed["msg"] or "exited" in failed["msg"], failed["msg"]
+        assert "NoSuchJob" in failed["msg"], failed["msg"]
+        assert elapsed < 240, "failed only after %.0fs: %s" % (elapsed, failed["msg"])
+    finally:
+        run(collections_path, {"name": "app", "register": "out", "flinkops.flink.flink_application": {
+            "name": prefix, "platform": "swarm", "state": "absent", "docker_host": swarm.manager_docker_host,
+            "network": "%s-net" % prefix}})
