@@ -130,8 +130,11 @@ options:
         description:
           - How a change reaches a running job. C(savepoint) stops it with a savepoint and starts the new job from
             it. C(last-state) cancels it and starts from its latest retained checkpoint (needs a checkpoint
-            directory in O(flink_config); retention on cancellation is set for you). C(stateless) starts the new
-            job empty.
+            directory in O(flink_config); retention on cancellation is set for you). The checkpoint is read once
+            the job stopped and Flink's REST cache of checkpoint statistics expired (a few seconds); without high
+            availability (and always with O(platform=kubernetes) O(mode=operator), where the operator picks the
+            checkpoint) keep more than one, C(execution.checkpointing.num-retained) of 2 or 3, so that a checkpoint
+            read a moment early still exists. C(stateless) starts the new job empty.
         type: str
         default: savepoint
         choices: [savepoint, last-state, stateless]

@@ -41,7 +41,13 @@ def app_args(k8s, namespace, name, dirs, jar, version, state="running", **job):
             "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8,
                              "kubernetes.taskmanager.cpu.limit-factor": 8,
                              "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000,
-                             "execution.checkpointing.dir": "file:///savepoints/checkpoints"},
+                             "execution.checkpointing.dir": "file:///savepoints/checkpoints",
+                             # Without high availability the operator's last-state upgrade starts from the latest
+                             # checkpoint it read; with one retained checkpoint and a 1-2 s interval, one read a
+                             # moment early can already be subsumed and deleted. Under the full suite's load the
+                             # new JobManager was seen failing at JobMaster creation (DefaultSchedulerFactory): keep
+                             # a few, as a setup without HA should.
+                             "execution.checkpointing.num-retained": 3},
             "pod_template": pod_template(dirs), "job": job_spec}
 
 

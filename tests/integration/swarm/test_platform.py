@@ -170,8 +170,10 @@ def app_task(swarm, prefix, image, node, state="running", **job):
         "wait_timeout": 480, "jobmanager": {"memory": "1024m", "constraints": pin},
         "taskmanager": {"memory": "1152m", "replicas": 1, "slots": 2, "constraints": pin},
         # Checkpoints retained on cancellation from the start, so that a later last-state upgrade has one.
+        # A few retained checkpoints, as a setup without high availability should keep for last-state upgrades.
         "flink_config": {"execution.checkpointing.dir": "file:///savepoints/checkpoints",
-                         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"},
+                         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+                         "execution.checkpointing.num-retained": 3},
         "mounts": [{"type": "volume", "source": "%s-savepoints" % prefix, "target": "/savepoints"},
                    {"type": "volume", "source": "%s-out" % prefix, "target": "/out"}],
         "job": spec}}
