@@ -84,6 +84,9 @@ options:
         over under O(name). C(suspended) stops it with a savepoint, C(cancelled) and C(absent) cancel it, and
         C(running) replaces it with the job this task describes, stopping it first as O(upgrade_mode) says (a
         savepoint by default, so its state carries over) or resuming from the savepoint it was stopped with.
+      - A job built by the Flink CLI has the client's configuration, not the session's, so its maximum parallelism is
+        the client's (128 by default). When the session sets C(pipeline.max-parallelism), give the job's own value in
+        O(flink_config), or Flink refuses to restore the savepoint ("Max parallelism mismatch").
       - From then on the job is found by O(name); a task that keeps O(job_id) changes nothing on later runs. It
         fails, naming O(job_id), when the cluster knows neither this id nor a job of this O(name) (Flink forgets
         ended jobs after C(jobstore.expiration-time)).
