@@ -176,8 +176,11 @@ _UNSAFE_START = tuple("\"'{[#&*!|>%@`,")
 
 # The JVM options of a role, read by Flink's start scripts (bin/config.sh) from these variables when they are set,
 # from the configuration file otherwise.
-ROLE_JAVA_OPTS_ENV = {"env.java.opts.jobmanager": "FLINK_ENV_JAVA_OPTS_JM",
-                      "env.java.opts.taskmanager": "FLINK_ENV_JAVA_OPTS_TM"}
+# The keys of each role's JVM options, which Flink's start scripts (and its native Kubernetes mode) add to
+# env.java.opts.all (where the distribution's configuration keeps the --add-opens/--add-exports Java 17 needs).
+JAVA_OPTS_KEYS = {"jobmanager": "env.java.opts.jobmanager", "taskmanager": "env.java.opts.taskmanager"}
+ROLE_JAVA_OPTS_ENV = {JAVA_OPTS_KEYS["jobmanager"]: "FLINK_ENV_JAVA_OPTS_JM",
+                      JAVA_OPTS_KEYS["taskmanager"]: "FLINK_ENV_JAVA_OPTS_TM"}
 
 
 def entrypoint_settings(config, option="flink_config"):

@@ -9,7 +9,7 @@ import re
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
-    FlinkVersion, check_keys, version_from_image)
+    JAVA_OPTS_KEYS, FlinkVersion, check_keys, version_from_image)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory, parse_memory
 
 # A cluster id must be a DNS-1123 label; Flink's native Kubernetes mode derives longer names from
@@ -38,9 +38,6 @@ MANAGED_ENV = {
     "FLINK_ENV_JAVA_OPTS_TM": "taskmanager.java_opts",
 }
 
-# JVM options of each role: Flink's start scripts (and its native Kubernetes mode) add these keys to
-# env.java.opts.all, which the distribution's configuration fills with the --add-opens/--add-exports Java 17 needs.
-JAVA_OPTS_KEYS = {"jobmanager": "env.java.opts.jobmanager", "taskmanager": "env.java.opts.taskmanager"}
 REPLACING_JAVA_OPTS = ("env.java.opts.all", "env.java.opts")
 
 DEFAULTS = {

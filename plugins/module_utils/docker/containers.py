@@ -109,6 +109,19 @@ class DockerContainers(object):
             return command
         return ["%s/bin/%s.sh" % (FLINK_HOME, command[0]), "start-foreground"] + command[1:]
 
+    def entrypoint_start(self, role, index=None):
+        """With conf_dir the configuration goes through the entrypoint's FLINK_PROPERTIES: (environment, command),
+        values with whitespace another way (entrypoint_settings), secrets never into the command line. Raises
+        SpecError for what cannot be passed (also called by preflight, before anything is touched)."""
+        spec = self.spec
+        settings = self.flink_settings(role, index)
+        public = dict((k, v) for k, v in settings.items() if k not in spec.secret_config)
+        properties, env, dynamic = entrypoint_settings(public)
+        properties.update((k, settings[k]) for k in spec.secret_config)
+        env["FLINK_PROPERTIES"] = render_properties(properties, spec.version)
+        command = self.start_command(role)
+        return env, command[:1] + dynamic + command[1:]
+
     def _create_together(self, actions):
         """New containers are created and started at the same time (a deployment, a scale-up): their JVMs start
         together as with ``docker run`` of each, instead of one Docker round trip (create, put the config, start)
@@ -156,14 +169,8 @@ class DockerContainers(object):
         settings = self.flink_settings(role, index)
         command = self.start_command(role)
         if spec.conf_dir:
-            # Through the entrypoint's FLINK_PROPERTIES: values with whitespace go another way (entrypoint_settings),
-            # secrets never into the command line.
-            public = dict((k, v) for k, v in settings.items() if k not in spec.secret_config)
-            properties, java_env, dynamic = entrypoint_settings(public)
-            properties.update((k, settings[k]) for k in spec.secret_config)
-            env["FLINK_PROPERTIES"] = render_properties(properties, spec.version)
-            env.update(java_env)
-            command = command[:1] + dynamic + command[1:]
+            entry_env, command = self.entrypoint_start(role, index)
+            env.update(entry_env)
         mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
                   for m in spec.mounts]
         if spec.conf_dir:

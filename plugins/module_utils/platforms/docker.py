@@ -235,6 +235,9 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         if not creates:
             return
         self.resolve_plugins()
+        if self.spec.conf_dir:
+            for action in creates:
+                self.entrypoint_start(action.role, action.index)
         jm_action = next((a for a in creates if a.role == "jobmanager"), None)
         if jm_action is not None and self.spec.rest_port:
             self._check_port_free(actual)
