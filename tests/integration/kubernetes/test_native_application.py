@@ -1,6 +1,7 @@
 """flink_application with platform=kubernetes (Flink's native application mode) on the real test cluster:
 a job jar from local:// (a hostPath volume of the pod template, on the single node), running, unchanged,
-a savepoint upgrade that keeps the job's state, suspend and resume, removal that leaves nothing behind.
+a savepoint upgrade that keeps the job's state, suspend and resume, a last-state upgrade (from the latest retained
+checkpoint, state kept) and a stateless one (state dropped), removal that leaves nothing behind.
 
 The job's output files and savepoints go to hostPath directories of the one node, which is this machine,
 so the test reads them directly (the output checks of the Docker application test)."""
@@ -46,7 +47,12 @@ def app_args(k8s, namespace, name, dirs, jar, state="running", version=FLINK_DEF
             "taskmanager": {"memory": "1200m", "cpu": 0.25, "slots": 1},
             "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8,
                              "kubernetes.taskmanager.cpu.limit-factor": 8,
-                             "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000},
+                             "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000,
+                             # Checkpoints kept on cancellation (a few, as without high availability), so that a
+                             # last-state upgrade has one to start from.
+                             "execution.checkpointing.dir": "file:///savepoints/checkpoints",
+                             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+                             "execution.checkpointing.num-retained": 3},
             "pod_template": pod_template(dirs), "job": job_spec}
 
 
@@ -101,9 +107,27 @@ def test_native_application_savepoint_upgrade_suspend_resume(k8s, namespace, col
     assert [a["action"] for a in resumed["actions"]][0] == "resume"
     wait_for_more_output(host_dirs["out"], stopped_at + 40, timeout=180)
 
-    # The whole history: every key counted on through an upgrade and a suspend/resume.
+    # Last-state upgrade (new arguments): Flink cancels the job and the new one starts from its latest checkpoint.
+    faster = ["--rate", "20", "--keys", "4", "--out", "/out", "--checkpoint-interval-ms", "1000"]
+    last_state = run(collections_path, app_args(k8s, namespace, name, host_dirs, v2, upgrade_mode="last-state",
+                                                args=faster))
+    assert [a["action"] for a in last_state["actions"]][0] == "upgrade", last_state["actions"]
+    assert last_state["job_state"] == "RUNNING" and "/checkpoints/" in last_state["savepoint"], last_state
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # The whole history: every key counted on through savepoint and last-state upgrades and a suspend/resume.
     finals = assert_counts_continuous(output(host_dirs["out"]))
     assert len(finals) == 4 and min(finals.values()) > 30, finals
+
+    # Stateless upgrade: the new job starts from nothing, so every key counts from 1 again.
+    stateless = run(collections_path, app_args(k8s, namespace, name, host_dirs, v1, upgrade_mode="stateless",
+                                               args=faster))
+    assert [a["action"] for a in stateless["actions"]][0] == "upgrade" and stateless["job_state"] == "RUNNING"
+    deadline = time.monotonic() + 180
+    while len([row for row in output(host_dirs["out"]) if row[1] == 1]) < 8 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert len([row for row in output(host_dirs["out"]) if row[1] == 1]) == 8, "no key started over"
 
     removed = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
                                      "kubeconfig": k8s.kubeconfig, "state": "absent"})
