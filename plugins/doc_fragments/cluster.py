@@ -164,6 +164,34 @@ options:
         Flink needs on Java 17. Setting C(env.java.opts.all) in O(flink_config) replaces them and gets a warning.
       - Setting these keys in O(flink_config) as well is refused, naming the option to use.
     type: str
+  entrypoint:
+    description:
+      - Replaces the image's entrypoint (the official image's C(/docker-entrypoint.sh)), as C(docker run --entrypoint)
+        does, for a custom entrypoint script of your own image. It receives the command the module chooses as
+        arguments (C(jobmanager), C(taskmanager), C(standalone-job ...), or Flink's start script such as
+        C(/opt/flink/bin/jobmanager.sh start-foreground) on platform C(docker)) and should end with
+        C(exec /docker-entrypoint.sh "$@") to keep what the image's entrypoint does (configuration from
+        E(FLINK_PROPERTIES), plugins, jemalloc, dropping to user flink).
+      - Platforms C(docker), C(compose) and C(swarm) take a list (the first element is the executable). Native
+        Kubernetes and the Flink Kubernetes Operator take one absolute path in the image, as Flink's
+        C(kubernetes.entry.path) (then set by the module and refused in O(flink_config)); Flink calls it with
+        C(bash -c "<Flink's start command>").
+      - Unset keeps the image's entrypoint. With O(conf_dir) or O(flink_config_secrets) the module runs a short
+        C(bash) step first (copying the configuration directory, reading the secrets file) and then execs this
+        command instead of the image's.
+    type: list
+    elements: str
+  jemalloc:
+    description:
+      - Whether Flink's JVMs run with jemalloc as their memory allocator, which the official C(flink) image's
+        entrypoint preloads by default (it keeps native memory fragmentation, and so the container's footprint, lower
+        than glibc's malloc). V(false) sets E(DISABLE_JEMALLOC=true) in every Flink container, the image's own switch,
+        for images or workloads where jemalloc misbehaves. Unset or V(true) leaves the image's default (on).
+      - On every platform; with the Flink Kubernetes Operator and native Kubernetes as the pods' environment
+        (C(containerized.master.env.*) and C(containerized.taskmanager.env.*)). Images whose entrypoint is not the
+        official one may ignore the variable.
+      - E(DISABLE_JEMALLOC) in O(env) is refused; use this option.
+    type: bool
   flink_config:
     description:
       - Flink configuration, as flat keys (C(execution.checkpointing.interval)). Rendered into the configuration

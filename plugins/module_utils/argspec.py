@@ -40,6 +40,8 @@ CLUSTER_ARGUMENT_SPEC = dict(
         preferences=dict(type="list", elements="str"),
     )),
     java_opts=dict(type="str"),
+    jemalloc=dict(type="bool"),
+    entrypoint=dict(type="list", elements="str"),
     flink_config=dict(type="dict", default={}),
     flink_config_secrets=dict(type="dict", default={}, no_log=True),
     env=dict(type="dict", default={}),

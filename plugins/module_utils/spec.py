@@ -36,6 +36,7 @@ MANAGED_ENV = {
     "JOB_MANAGER_RPC_ADDRESS": "name",
     "FLINK_ENV_JAVA_OPTS_JM": "jobmanager.java_opts",
     "FLINK_ENV_JAVA_OPTS_TM": "taskmanager.java_opts",
+    "DISABLE_JEMALLOC": "jemalloc",
 }
 
 REPLACING_JAVA_OPTS = ("env.java.opts.all", "env.java.opts")
@@ -86,6 +87,7 @@ class ClusterSpec(object):
         self.env = {}
         self.mounts = []
         self.conf_dir = None
+        self.entrypoint = None
         self.plugins = []
         self.rest_port = None
         self.rest_bind_address = "127.0.0.1"
@@ -171,7 +173,19 @@ class ClusterSpec(object):
                 raise SpecError("%s is set by the module" % key, option="env.%s" % key,
                                 hint="Use the option %s instead" % MANAGED_ENV[key])
             spec.env[str(key)] = "" if value is None else str(value)
+        if params.get("jemalloc") is False:
+            # The official image's own switch; only written when jemalloc is turned off, so a spec without the
+            # option renders (and hashes) as before.
+            spec.env["DISABLE_JEMALLOC"] = "true"
 
+        entrypoint = params.get("entrypoint")
+        if entrypoint is not None:
+            if isinstance(entrypoint, str):
+                entrypoint = [entrypoint]
+            if not entrypoint or any(not str(part).strip() for part in entrypoint):
+                raise SpecError("must be a non-empty list of non-empty strings, got %r" % (entrypoint,),
+                                option="entrypoint", hint="Give the command, e.g. ['/opt/custom/entrypoint.sh']")
+            spec.entrypoint = [str(part) for part in entrypoint]
         spec.conf_dir = params.get("conf_dir")
         if spec.conf_dir is not None and not str(spec.conf_dir).startswith("/"):
             raise SpecError("must be an absolute path on the Docker host, got %r" % spec.conf_dir, option="conf_dir")
@@ -240,7 +254,7 @@ class ClusterSpec(object):
 
     def public_view(self):
         """What the spec says, for diff and return values; secret values are masked."""
-        return {
+        view = {
             "name": self.name,
             "flink_version": str(self.version) if self.version else None,
             "image": self.image,
@@ -259,3 +273,6 @@ class ClusterSpec(object):
             "labels": dict(self.labels),
             "restart_policy": self.restart_policy,
         }
+        if self.entrypoint:  # only when set: a spec without it has the view it always had
+            view["entrypoint"] = list(self.entrypoint)
+        return view

@@ -9,25 +9,31 @@
 #   $FLINKOPS_CACHE/flink/VERSION/            a normal FLINK_HOME (bin conf lib opt plugins log) for
 #                                             the host: $FLINKOPS_CACHE/flink/VERSION/bin/flink
 #   $FLINKOPS_CACHE/flink/VERSION.s3/         the S3 plugin jar that goes to /opt/flink/opt/
-#   image $(flink_image VERSION)              e.g. flinkops/flink:2.2.1-java17, laid out like the
-#                                             official `flink` image (see testbed/docker/image/)
+#   image $(flink_image VERSION)              e.g. flinkops/flink:2.2.1-java17, built on the official
+#                                             `flink` image's recipe with its entrypoint byte for byte
+#                                             (see testbed/docker/image/Dockerfile)
 # Steps, each cached:
 #   a) base image flinkops/base:bookworm-jre17: debootstrap --variant=minbase of Debian bookworm with
 #      a JRE 17, imported with `docker import` (rootfs tarball in $FLINKOPS_CACHE/base/)
 #   b) Flink distribution from PyPI: apache-flink (bin/, conf/) and apache-flink-libraries (lib/,
 #      opt/, plugins/, bin/bash-java-utils.jar), downloads in $FLINKOPS_CACHE/downloads/pypi/
 #   c) S3 plugin jar (org.apache.flink:flink-s3-fs-hadoop) from Maven Central with `mvn`
-#   d) docker build FROM the base image; skipped when the image carries the same
-#      org.flinkops.build-hash label.
+#   d) docker build FROM the base image with the official recipe of the version's major.minor from
+#      $FLINKOPS_UPSTREAM/flink-docker (default ../shared/upstream beside the checkout): its
+#      docker-entrypoint.sh byte for byte, its Dockerfile's configuration-step arguments and whether it
+#      ends with USER flink; skipped when the image carries the same org.flinkops.build-hash label.
+#      After a build the entrypoint inside the image is compared with the upstream file.
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
 IMAGE_SRC="$TESTBED_DIR/docker/image"
 BASE_IMAGE="${FLINKOPS_BASE_IMAGE:-flinkops/base:bookworm-jre17}"
 BASE_SUITE=bookworm
-# What the official image brings besides Flink (eclipse-temurin JRE image + gosu, gettext-base,
-# libsnappy, jemalloc). util-linux (setpriv) and hostname are in minbase already; listed for clarity.
-BASE_PACKAGES="openjdk-17-jre-headless,bash,procps,gettext-base,util-linux,hostname,ca-certificates,curl,netbase,tzdata,libjemalloc2,libsnappy1v5,findutils,gzip,tar,less"
+# What the official image brings besides Flink: the eclipse-temurin JRE image's JRE and tools, and its
+# Dockerfile's `apt-get install gpg libsnappy1v5 gettext-base libjemalloc-dev` plus gosu (downloaded from
+# GitHub upstream; Debian's package here). hostname and util-linux are in minbase already.
+BASE_PACKAGES="openjdk-17-jre-headless,bash,procps,gettext-base,util-linux,hostname,ca-certificates,curl,wget,netbase,tzdata,gpg,libjemalloc-dev,libsnappy1v5,gosu,findutils,gzip,tar,less"
+UPSTREAM="${FLINKOPS_UPSTREAM:-$(cd "$REPO_ROOT/.." && pwd)/shared/upstream}"
 PYPI_DIR="$FLINKOPS_CACHE/downloads/pypi"
 # shellcheck source=SCRIPTDIR/maven.sh
 . "$TESTBED_DIR/docker/maven.sh"
@@ -171,13 +177,46 @@ fetch_s3() { # version -> $FLINKOPS_CACHE/flink/V.s3/flink-s3-fs-hadoop-*.jar
   rm -rf "$dir"; mv "$dir.tmp" "$dir"
 }
 
+recipe_dir() { # version -> the upstream flink-docker recipe of its major.minor (java17)
+  local dir="$UPSTREAM/flink-docker/${1%.*}/scala_2.12-java17-ubuntu"
+  [ -f "$dir/Dockerfile" ] && [ -f "$dir/docker-entrypoint.sh" ] \
+    || die "no official image recipe for Flink $1 at $dir (../shared/upstream must be beside the checkout, or set FLINKOPS_UPSTREAM)"
+  printf '%s\n' "$dir"
+}
+
+conf_step() { # version -> the -repKV/-rmKV arguments of the upstream Dockerfile's configuration step
+  local args
+  args="$(grep -oE '"-(repKV|rmKV)"[[:space:]]+"[^"]+"' "$(recipe_dir "$1")/Dockerfile" \
+    | awk '!seen[$0]++ { gsub(/"/, ""); printf "%s %s ", $1, $2 }')"
+  [ -n "$args" ] || die "no configuration step (-repKV/-rmKV) found in $(recipe_dir "$1")/Dockerfile"
+  printf '%s\n' "${args% }"
+}
+
+run_as() { # version -> the user the upstream image runs as (USER flink in 2.x, root in 1.x)
+  if grep -qE '^USER[[:space:]]+flink' "$(recipe_dir "$1")/Dockerfile"; then echo flink; else echo root; fi
+}
+
 build_hash() { # version -> hash of what goes into the image
   local ver="$1"
   {
-    printf 'version=%s\nbase=%s\n' "$ver" "$(image_label "$BASE_IMAGE" org.flinkops.base-hash)"
-    cat "$IMAGE_SRC/Dockerfile" "$IMAGE_SRC/docker-entrypoint.sh"
+    printf 'version=%s\nbase=%s\nstep=%s\nuser=%s\n' "$ver" "$(image_label "$BASE_IMAGE" org.flinkops.base-hash)" \
+      "$(conf_step "$ver")" "$(run_as "$ver")"
+    cat "$IMAGE_SRC/Dockerfile" "$(recipe_dir "$ver")/docker-entrypoint.sh"
     ls "$FLINKOPS_CACHE/flink/$ver.s3"
   } | sha
+}
+
+check_entrypoint() { # version: the entrypoint inside the image is the upstream file, byte for byte
+  local ver="$1" tag inside
+  tag="$(flink_image "$ver")"
+  inside="$(mktemp)"
+  docker run --rm --entrypoint cat "$tag" /docker-entrypoint.sh >"$inside" \
+    || { rm -f "$inside"; die "cannot read /docker-entrypoint.sh of $tag"; }
+  if ! cmp -s "$inside" "$(recipe_dir "$ver")/docker-entrypoint.sh"; then
+    rm -f "$inside"; die "the entrypoint of $tag differs from $(recipe_dir "$ver")/docker-entrypoint.sh"
+  fi
+  rm -f "$inside"
+  log "image $tag runs the upstream entrypoint ($(recipe_dir "$ver")/docker-entrypoint.sh, byte for byte)"
 }
 
 build_image() { # version
@@ -196,15 +235,19 @@ build_image() { # version
   # The official image names the jar after the Flink version; ENABLE_BUILT_IN_PLUGINS relies on it.
   local s3; s3="$(basename "$(ls "$FLINKOPS_CACHE/flink/$ver.s3"/*.jar)")"
   [ "$s3" = "flink-s3-fs-hadoop-$ver.jar" ] || ln -s "$s3" "$ctx/flink/opt/flink-s3-fs-hadoop-$ver.jar"
-  cp "$IMAGE_SRC/Dockerfile" "$IMAGE_SRC/docker-entrypoint.sh" "$ctx/"
-  log "docker build $tag"
+  cp "$IMAGE_SRC/Dockerfile" "$ctx/"
+  cp "$(recipe_dir "$ver")/docker-entrypoint.sh" "$ctx/"
+  chmod 0755 "$ctx/docker-entrypoint.sh"
+  log "docker build $tag (official recipe $(recipe_dir "$ver"), user $(run_as "$ver"))"
   if ! DOCKER_BUILDKIT=0 docker build -q -t "$tag" \
       --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg FLINK_VERSION="$ver" \
+      --build-arg CONF_STEP="$(conf_step "$ver")" --build-arg RUN_AS="$(run_as "$ver")" \
       --label "org.flinkops.build-hash=$hash" "$ctx" >"$ctx.log" 2>&1; then
     cat "$ctx.log" >&2; rm -rf "$ctx" "$ctx.log"; die "docker build of $tag failed"
   fi
   rm -rf "$ctx" "$ctx.log"
   log "image $tag built in $((SECONDS - t0))s"
+  check_entrypoint "$ver"
 }
 
 main() {

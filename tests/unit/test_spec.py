@@ -158,6 +158,7 @@ def test_defaults():
     ({"rest_port": 70000}, "rest_port"),
     ({"java_opts": "-Da=1", "flink_config": {"env.java.opts.taskmanager": "-Db=2"}},
      "flink_config.env.java.opts.taskmanager"),
+    ({"env": {"DISABLE_JEMALLOC": "true"}}, "env.DISABLE_JEMALLOC"),
 ])
 def test_bad_input_names_the_option(params, option):
     with pytest.raises(SpecError) as err:
@@ -185,6 +186,12 @@ def test_deprecated_key_warns_on_flink_2():
 def test_secrets_masked_in_public_view():
     s = spec(flink_config_secrets={"s3.secret-key": "hunter2"})
     assert "hunter2" not in repr(s.public_view())
+
+
+def test_jemalloc_false_is_the_images_switch_and_unset_changes_nothing():
+    assert spec(jemalloc=False).env == {"DISABLE_JEMALLOC": "true"}
+    assert spec(jemalloc=True).env == {} and spec().env == {}
+    assert spec(jemalloc=True).public_view() == spec().public_view()
 
 
 def test_java_opts_are_the_roles_keys_added_to_the_images_opts():

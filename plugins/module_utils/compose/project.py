@@ -16,10 +16,10 @@ import os
 import tempfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
-    SECRET_NAME, SECRET_WRAPPER, SECRETS_FILE, ComposeFile)
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import FLINK_HOME
+    SECRET_NAME, SECRETS_FILE, ComposeFile)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import CONF_SOURCE, wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 
 ROLES = ("jobmanager", "taskmanager")
@@ -78,12 +78,18 @@ class ComposeProject(object):
                 volume["read_only"] = True
             volumes.append(volume)
         if spec.conf_dir:
-            volumes.append({"type": "bind", "source": spec.conf_dir, "target": FLINK_HOME + "/conf", "read_only": True})
+            # Copied into the container's own conf/ by the wrapper (image_entrypoint): the image's entrypoint writes there.
+            volumes.append({"type": "bind", "source": spec.conf_dir, "target": CONF_SOURCE, "read_only": True})
         if volumes:
             body["volumes"] = volumes
         if spec.secret_config:
+            # Appended to FLINK_PROPERTIES inside the container only: in no file Compose shows, no label and no
+            # `docker inspect` (Compose mounts the file read-only at /run/secrets/<name>). The renderer doubles `$`.
             body["secrets"] = [SECRET_NAME]
-            body["entrypoint"] = ["bash", "-c", SECRET_WRAPPER, "flinkops-entrypoint"]
+        entrypoint = wrapper_entrypoint(conf_source=bool(spec.conf_dir), entrypoint=spec.entrypoint,
+                                        secret_file="/run/secrets/%s" % SECRET_NAME if spec.secret_config else None)
+        if entrypoint:
+            body["entrypoint"] = entrypoint
         memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
         body["mem_limit"] = format_memory(memory)
         cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu

@@ -25,11 +25,6 @@ SECRETS_FILE = "flink-config-secrets"
 SECRET_NAME = "flink-config-secrets"
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+-]*$")
 _RESERVED = ("true", "false", "yes", "no", "on", "off", "null", "y", "n", "~")
-# The image's entrypoint reads FLINK_PROPERTIES; the secrets file is appended to it inside the container only, so
-# its values are in no file Compose shows, no label and no `docker inspect` (Compose mounts the file read-only
-# at /run/secrets/<name>). The renderer doubles its `$` for Compose.
-SECRET_WRAPPER = ('FLINK_PROPERTIES="${FLINK_PROPERTIES}"$\'\\n\'"$(cat /run/secrets/%s)"; '
-                  'export FLINK_PROPERTIES; exec /docker-entrypoint.sh "$@"' % SECRET_NAME)
 
 
 def _scalar(value):

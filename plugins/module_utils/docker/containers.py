@@ -21,6 +21,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import
     FLINK_HOME, LABEL_MANAGED, MANAGED_BY, short_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import CONF_SOURCE, wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import digest
 
 LABEL_CLUSTER = "org.flinkops.cluster"
@@ -37,6 +38,9 @@ START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
 # Environment variables the image's entrypoint turns into configuration (besides FLINK_PROPERTIES, which the spec
 # does not allow in env): when the user sets one, containers start through the entrypoint's role commands.
 ENTRYPOINT_CONFIG_ENV = ("TASK_MANAGER_NUMBER_OF_TASK_SLOTS", "TASK_MANAGER_HOST")
+# Keys the official image's entrypoint sets to fixed values (6124, 6125) on every start, over the configuration file;
+# only FLINK_PROPERTIES, applied after them, wins.
+ENTRYPOINT_FIXED_KEYS = ("blob.server.port", "query.server.port")
 
 
 class DockerContainers(object):
@@ -79,7 +83,9 @@ class DockerContainers(object):
             "env": spec.env,
             "plugins": spec.plugins,
             "mounts": spec.mounts,
-            "conf_dir": spec.conf_dir,
+            # With the mount point: containers that had the directory mounted over conf/ are recreated once.
+            "conf_dir": [spec.conf_dir, CONF_SOURCE] if spec.conf_dir else None,
+            **({"entrypoint": spec.entrypoint} if spec.entrypoint else {}),
             "memory": spec.jm_memory if role == "jobmanager" else spec.tm_memory,
             "cpu": spec.jm_cpu if role == "jobmanager" else spec.tm_cpu,
             "rest_port": spec.rest_port if role == "jobmanager" else None,
@@ -171,10 +177,15 @@ class DockerContainers(object):
         if spec.conf_dir:
             entry_env, command = self.entrypoint_start(role, index)
             env.update(entry_env)
+        else:
+            fixed = dict((key, settings[key]) for key in ENTRYPOINT_FIXED_KEYS if key in settings)
+            if fixed:
+                env["FLINK_PROPERTIES"] = render_properties(fixed, spec.version)
         mounts = [self.api.types.Mount(m["target"], m["source"], type=m["type"], read_only=m["read_only"])
                   for m in spec.mounts]
         if spec.conf_dir:
-            mounts.append(self.api.types.Mount(FLINK_HOME + "/conf", spec.conf_dir, type="bind", read_only=True))
+            # Copied into the container's own conf/ before the image's entrypoint, which writes there.
+            mounts.append(self.api.types.Mount(CONF_SOURCE, spec.conf_dir, type="bind", read_only=True))
         memory = spec.jm_memory if role == "jobmanager" else spec.tm_memory
         cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
         host_config_args = dict(mounts=mounts, mem_limit=memory, network_mode=spec.network,
@@ -190,6 +201,8 @@ class DockerContainers(object):
         networking = self.api.create_networking_config(
             {spec.network: self.api.create_endpoint_config(aliases=[name])})
         created = self.api.create_container(spec.image, command=command, name=name, hostname=name,
+                                            entrypoint=wrapper_entrypoint(conf_source=bool(spec.conf_dir),
+                                                                          entrypoint=spec.entrypoint),
                                             environment=env, labels=labels, ports=ports, host_config=host_config,
                                             networking_config=networking)
         if not spec.conf_dir:

@@ -36,6 +36,7 @@ K8S_MANAGED_KEYS = {
     "high-availability.storageDir": "high_availability.storage_dir",
     "kubernetes.config.file": "kubeconfig",
     "kubernetes.context": "context",
+    "kubernetes.entry.path": "entrypoint",
     "kubernetes.pod-template-file": "pod_template",
     "kubernetes.pod-template-file.default": "pod_template",
     "kubernetes.jobmanager.labels": "labels",

@@ -194,6 +194,12 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         }
         if native.pull_secrets:
             conf["kubernetes.container.image.pull-secrets"] = ";".join(native.pull_secrets)
+        if spec.entrypoint:
+            if len(spec.entrypoint) != 1 or not spec.entrypoint[0].startswith("/"):
+                raise SpecError("on Kubernetes Flink runs one executable before its own start command "
+                                "(kubernetes.entry.path), got %r" % (spec.entrypoint,), option="entrypoint",
+                                hint="Give one absolute path in the image, e.g. ['/opt/custom/entrypoint.sh']")
+            conf["kubernetes.entry.path"] = spec.entrypoint[0]
         if spec.jm_cpu:
             conf["kubernetes.jobmanager.cpu.amount"] = spec.jm_cpu
         if spec.tm_cpu:

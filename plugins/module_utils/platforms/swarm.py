@@ -26,6 +26,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker.common impor
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, EngineClient, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
@@ -38,10 +39,6 @@ LABEL_SPEC = "org.flinkops.spec"
 LABEL_MANAGED = "org.flinkops.managed-by"
 MANAGED_BY = "flinkops.flink"
 SECRET_FILE = "flink-config-secrets"
-ENTRYPOINT = "/docker-entrypoint.sh"
-# The image's entrypoint reads FLINK_PROPERTIES; the secret file is appended to it in the container only.
-SECRET_WRAPPER = ('FLINK_PROPERTIES="${FLINK_PROPERTIES}"$\'\\n\'"$(cat /run/secrets/%s)"; export FLINK_PROPERTIES; '
-                  'exec %s "$@"' % (SECRET_FILE, ENTRYPOINT))
 START_DEFAULTS = {"cluster.registration.error-delay": "1000"}
 RESTART_CONDITION = {"no": "none", "on-failure": "on-failure", "always": "any", "unless-stopped": "any"}
 ROLES = ("jobmanager", "taskmanager")
@@ -206,10 +203,12 @@ class SwarmCluster(ClusterPlatform):
         # Each service keeps its part of the view (the TaskManager service is updated without the JobManager's).
         system[LABEL_SPEC] = json.dumps(view if role == "jobmanager" else {"taskmanager": view["taskmanager"]},
                                         sort_keys=True)
-        secrets = entrypoint = None
+        secrets = None
         if self.spec.secret_config:
             secrets = [{"name": self.secret_name(), "target": SECRET_FILE}]
-            entrypoint = ["bash", "-c", SECRET_WRAPPER, "flinkops-entrypoint"]
+        # The image's entrypoint reads FLINK_PROPERTIES; the secret file is appended to it in the container only.
+        entrypoint = wrapper_entrypoint(secret_file="/run/secrets/%s" % SECRET_FILE if secrets else None,
+                                        entrypoint=self.spec.entrypoint)
         spec = ServiceSpec(params, system_labels=system, entrypoint=entrypoint, secrets=secrets,
                            inputs_hash=digest(self.role_inputs(role), 20))
         service = SwarmService(params, spec, self.module.check_mode, client=self.client)

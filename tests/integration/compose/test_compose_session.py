@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import urllib.request
 
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from tests.conftest import CACHE, FLINK_DEFAULT, REPO, flink_image
 from tests.integration.compose.conftest import compose, project_containers
 from tests.integration.docker.test_session import jvm_command_line
-from tests.integration.swarm.conftest import build_image
 from tests.lib.ansible import run_playbook
 
 pytestmark = [pytest.mark.docker, pytest.mark.compose]
@@ -237,32 +235,12 @@ def test_compose_playbook(collections_path, docker_client, project, port):
     assert project_containers(docker_client, name) == {}
 
 
-UPSTREAM = os.path.join(os.path.dirname(REPO), "shared", "upstream", "flink-docker")
-
-
-def upstream_entrypoint_image(version):
-    """Our test-bed image with the official image's entrypoint (byte for byte, from ../shared/upstream) and its
-    Dockerfile's configuration step (the config-parser-utils.sh arguments read from the upstream Dockerfile)."""
-    recipe = os.path.join(UPSTREAM, ".".join(version.split(".")[:2]), "scala_2.12-java17-ubuntu")
-    if not os.path.isdir(recipe):
-        pytest.fail("no upstream flink-docker recipe at %s (the test needs ../shared beside the checkout)" % recipe)
-    dockerfile = read(os.path.join(recipe, "Dockerfile"))
-    steps = re.findall(r'"(-repKV|-rmKV)"\s+"([^"]+)"', dockerfile)
-    assert steps, "no configuration step found in the upstream Dockerfile"
-    arguments = " ".join("%s '%s'" % pair for pair in steps)
-    tag = "flinkops-test/upstream-entrypoint:%s-java17" % version
-    build_image(tag, "FROM %s\nUSER root\nCOPY docker-entrypoint.sh /docker-entrypoint.sh\n"
-                     "RUN chmod 0755 /docker-entrypoint.sh && bash /opt/flink/bin/config-parser-utils.sh /opt/flink/conf "
-                     "/opt/flink/bin /opt/flink/lib %s && chown -R flink:flink /opt/flink/conf\nUSER flink\n"
-                % (flink_image(version), arguments), {"docker-entrypoint.sh": os.path.join(recipe, "docker-entrypoint.sh")})
-    return tag
-
-
 def test_values_with_whitespace_survive_the_official_entrypoint(collections_path, docker_client, project, port):
-    """The official entrypoint strips every whitespace character from FLINK_PROPERTIES lines: JVM options and other
-    values with spaces reach Flink another way (the JVM options' variables, dynamic properties of the command)."""
+    """The official entrypoint (the test bed's images run it byte for byte) strips every whitespace character from
+    FLINK_PROPERTIES lines: JVM options and other values with spaces reach Flink another way (the JVM options'
+    variables, dynamic properties of the command)."""
     name, directory = project
-    image = upstream_entrypoint_image(FLINK_DEFAULT)
+    image = flink_image(FLINK_DEFAULT)
     task = session_task(name, directory, image, port, java_opts="-Dflinkops.all=yes -XX:+UseG1GC",
                         jobmanager={"java_opts": "-Dflinkops.role=jm"}, taskmanager={"replicas": 1},
                         flink_config={"execution.checkpointing.interval": "7s", "pipeline.name": "My Job"})

@@ -247,20 +247,38 @@ def test_restarted_and_info(collections_path, docker_client, cluster_name, defau
     assert unknown["msg"].startswith("name: no cluster named %s-nope" % cluster_name)
 
 
-def jvm_command_line(container):
-    """The command line of the Flink JVM in a container, read from /proc the way an operator checks it."""
-    listing = container.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"])
+def flink_jvm(container):
+    """(pid, command line) of the Flink JVM in a container, read from /proc the way an operator checks it."""
+    listing = container.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do printf '%s ' ${p#/proc/}; "
+                                              "tr '\\0' ' ' < $p/cmdline; echo; done"])
     lines = [line for line in listing.output.decode("utf-8", "replace").splitlines()
              if "java" in line and "org.apache.flink" in line]
     assert len(lines) == 1, lines
-    return lines[0].split()
+    pid, args = lines[0].split(None, 1)
+    return pid, args.split()
 
 
-def test_java_opts_reach_each_jvm_next_to_the_images_opts(collections_path, docker_client, cluster_name,
-                                                          default_image, port):
+def jvm_command_line(container):
+    return flink_jvm(container)[1]
+
+
+def jvm_uses_jemalloc(container):
+    """Whether libjemalloc is mapped into the Flink JVM (/proc/<pid>/maps), i.e. the allocator really in use."""
+    pid = flink_jvm(container)[0]
+    maps = container.exec_run(["cat", "/proc/%s/maps" % pid])
+    assert maps.exit_code == 0 and b"libjvm.so" in maps.output, maps.output[-500:]
+    return b"libjemalloc" in maps.output
+
+
+def test_java_opts_and_jemalloc_reach_each_jvm(collections_path, docker_client, cluster_name,
+                                               default_image, port):
     task = session_task(cluster_name, default_image, port, java_opts="-Dflinkops.all=yes -XX:+UseG1GC",
-                        jobmanager={"java_opts": "-Dflinkops.role=jm"}, taskmanager={"replicas": 1})
+                        jobmanager={"java_opts": "-Dflinkops.role=jm"}, taskmanager={"replicas": 1},
+                        flink_config={"blob.server.port": "6130"})
     ok(collections_path, task)
+    # The official entrypoint sets blob.server.port to 6124 on every start; the user's value still wins.
+    config = dict((e["key"], e["value"]) for e in rest("http://127.0.0.1:%d" % port, "/jobmanager/config"))
+    assert config["blob.server.port"] == "6130", config.get("blob.server.port")
     found = containers(docker_client, cluster_name)
     jm = jvm_command_line(found["%s-jobmanager" % cluster_name])
     tm = jvm_command_line(found["%s-taskmanager-1" % cluster_name])
@@ -269,5 +287,44 @@ def test_java_opts_reach_each_jvm_next_to_the_images_opts(collections_path, dock
         # The image's env.java.opts.all (Java 17's --add-opens) is still there: added to, not replaced.
         assert "--add-opens=java.base/java.util=ALL-UNNAMED" in args, args
     assert "-Dflinkops.role=jm" in jm and "-Dflinkops.role=jm" not in tm
+    assert ok(collections_path, task)["changed"] is False
+    # The official image's entrypoint preloads jemalloc; jemalloc=false is its DISABLE_JEMALLOC switch.
+    assert jvm_uses_jemalloc(found["%s-jobmanager" % cluster_name])
+    assert jvm_uses_jemalloc(found["%s-taskmanager-1" % cluster_name])
+    task["flinkops.flink.flink_session"]["jemalloc"] = False
+    switched = ok(collections_path, task)
+    assert switched["changed"] is True, switched
+    found = containers(docker_client, cluster_name)
+    assert not jvm_uses_jemalloc(found["%s-jobmanager" % cluster_name])
+    assert not jvm_uses_jemalloc(found["%s-taskmanager-1" % cluster_name])
+    assert ok(collections_path, task)["changed"] is False
+    ok(collections_path, session_task(cluster_name, default_image, port, state="absent"))
+
+
+def test_custom_entrypoint_runs_first_and_hands_over_to_the_images(collections_path, docker_client, cluster_name,
+                                                                   default_image, port):
+    """entrypoint replaces the image's, as `docker run --entrypoint` does: it gets the module's command as its
+    arguments and hands over to /docker-entrypoint.sh; going back to the image's entrypoint recreates the
+    containers."""
+    script = 'echo "$@" > /tmp/flinkops-entrypoint-args; exec /docker-entrypoint.sh "$@"'
+    entrypoint = ["bash", "-c", script, "custom-entrypoint"]
+    task = session_task(cluster_name, default_image, port, entrypoint=entrypoint, taskmanager={"replicas": 1})
+    predicted = ok(collections_path, task, check=True, diff=True)
+    assert predicted["diff"]["after"]["entrypoint"] == entrypoint, predicted["diff"]["after"]
+    deployed = ok(collections_path, task)
+    assert deployed["changed"] is True and len(deployed["taskmanagers"]) == 1, deployed
+    found = containers(docker_client, cluster_name)
+    for name, script_name in (("jobmanager", "jobmanager.sh"), ("taskmanager-1", "taskmanager.sh")):
+        container = found["%s-%s" % (cluster_name, name)]
+        assert container.attrs["Config"]["Entrypoint"] == entrypoint
+        seen = container.exec_run(["cat", "/tmp/flinkops-entrypoint-args"])
+        assert seen.exit_code == 0 and script_name + " start-foreground" in seen.output.decode(), seen.output
+    assert ok(collections_path, task)["changed"] is False
+
+    del task["flinkops.flink.flink_session"]["entrypoint"]
+    back = ok(collections_path, task, diff=True)
+    assert back["changed"] is True and "entrypoint" not in back["diff"]["after"], back["diff"]
+    found = containers(docker_client, cluster_name)
+    assert found["%s-jobmanager" % cluster_name].attrs["Config"]["Entrypoint"] == ["/docker-entrypoint.sh"]
     assert ok(collections_path, task)["changed"] is False
     ok(collections_path, session_task(cluster_name, default_image, port, state="absent"))

@@ -276,9 +276,15 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
     k8s.kubectl("create", "secret", "generic", "creds", "--from-literal=user=alice",
                 "--from-literal=token=s3cr3t", "-n", namespace)
     name = cluster_id("feat")
+    # A custom entrypoint of the user's (here from a ConfigMap the template mounts) that hands over to the image's.
+    k8s.kubectl("create", "configmap", "custom-entrypoint", "-n", namespace, "--from-literal=entrypoint.sh="
+                '#!/bin/bash\necho "$@" > /tmp/custom-entrypoint-args\nexec /docker-entrypoint.sh "$@"\n')
     template = {"metadata": {"labels": {"from-template": "yes"}},
                 "spec": {"containers": [{"name": "flink-main-container",
-                                         "env": [{"name": "FROM_TEMPLATE", "value": "hello"}]}]}}
+                                         "env": [{"name": "FROM_TEMPLATE", "value": "hello"}],
+                                         "volumeMounts": [{"name": "custom", "mountPath": "/opt/custom"}]}],
+                         "volumes": [{"name": "custom", "configMap": {"name": "custom-entrypoint",
+                                                                      "defaultMode": 0o755}}]}}
     args = session_args(
         k8s, namespace, name, taskmanager={"replicas": 1}, plugins=["flink-s3-fs-hadoop"],
         secrets=[{"name": "creds", "mount_path": "/opt/creds"}],
@@ -286,7 +292,8 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         env={"PLAIN_ENV": "plain"}, pod_template=template, labels={"team": "data"},
         annotations={"example.org/owner": "data-team"}, node_selector={"kubernetes.io/hostname": k8s.node_name},
         tolerations=[{"key": "example.org/dedicated", "operator": "Equal", "value": "flink", "effect": "NoSchedule"}],
-        log_level="INFO", java_opts="-Dflinkops.all=yes", jobmanager={"java_opts": "-Dflinkops.role=jm"})
+        log_level="INFO", java_opts="-Dflinkops.all=yes", jobmanager={"java_opts": "-Dflinkops.role=jm"},
+        jemalloc=False, entrypoint=["/opt/custom/entrypoint.sh"])
     out = run(collections_path, args).task("session")
     assert out["changed"] and len(out["taskmanagers"]) == 1, out
     pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"]
@@ -306,13 +313,21 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         plugin = "/opt/flink/plugins/flink-s3-fs-hadoop-%s/flink-s3-fs-hadoop-%s.jar" % (version, version)
         assert k8s.exec(namespace, pname, "test", "-f", plugin).returncode == 0, (pname, plugin)
         # java_opts in the running JVM, next to the image's Java 17 options (added to, not replaced).
-        processes = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"
+        processes = "for p in /proc/[0-9]*; do printf '%s ' ${p#/proc/}; tr '\\0' ' ' < $p/cmdline; echo; done"
         listing = k8s.exec(namespace, pname, "sh", "-c", processes).stdout.splitlines()
         jvms = [line for line in listing if "org.apache.flink." in line and "java" in line and "/proc/" not in line]
         assert len(jvms) == 1, (pname, listing)
-        jvm = jvms[0].split()
+        pid, jvm = jvms[0].split()[0], jvms[0].split()[1:]
         assert "-Dflinkops.all=yes" in jvm and "--add-opens=java.base/java.util=ALL-UNNAMED" in jvm, (pname, jvm)
         assert ("-Dflinkops.role=jm" in jvm) == (meta["labels"]["component"] == "jobmanager"), (pname, jvm)
+        # jemalloc=false: the official entrypoint did not preload it (it does by default).
+        maps = k8s.exec(namespace, pname, "cat", "/proc/%s/maps" % pid).stdout
+        assert "libjvm.so" in maps and "libjemalloc" not in maps, (pname, pid)
+        # entrypoint: Flink's kubernetes.entry.path, given Flink's start command, handing over to the image's.
+        main = [c for c in spec["containers"] if c["name"] == "flink-main-container"][0]
+        assert main["command"] == ["/opt/custom/entrypoint.sh"], main.get("command")
+        script = "kubernetes-%s.sh" % meta["labels"]["component"]
+        assert script in k8s.exec(namespace, pname, "cat", "/tmp/custom-entrypoint-args").stdout, pname
     # The secret's value never shows in the module's output.
     assert "s3cr3t" not in json.dumps(out)
 
