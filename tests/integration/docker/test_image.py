@@ -250,7 +250,7 @@ def test_failed_build_returns_the_log(collections_path, docker_client, names):
     """A build that fails (python on a base image without apt sources) fails the task with the end of the build
     log, and leaves no image under the name."""
     base = names.image("no-apt-sources")
-    docker_client.images.build(fileobj=io.BytesIO(("FROM %s\nRUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*\n"
+    docker_client.images.build(fileobj=io.BytesIO(("FROM %s\nUSER root\nRUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*\n"
                                                    % flink_image(FLINK_DEFAULT)).encode()), tag=base, rm=True)
     name = names.image("python-fails")
     result = run_playbook(collections_path, tasks=[task(name, base_image=base, python=True)])

@@ -213,9 +213,11 @@ def test_application_upgrades_and_suspend_lose_no_state(version, swarm, prefix, 
     jar = os.path.join(CACHE, "jobs", version, "flinkops-examples.jar")
     local = "flinkops-test/%s:%s" % (prefix, version)
     # /out and /savepoints exist in the image, owned by flink: the node's new volumes take that ownership.
-    build_image(local, "FROM %s\nCOPY --chown=9999:9999 job.jar /opt/flink/usrlib/job.jar\n"
-                "RUN mkdir -p /out /savepoints && chown 9999:9999 /out /savepoints\n" % flink_image(version),
-                {"job.jar": jar})
+    # The official 2.x image runs as user flink, 1.x as root (its entrypoint drops to flink): RUN as root, then back.
+    user = "root" if version.startswith("1.") else "flink"
+    build_image(local, "FROM %s\nCOPY --chown=9999:9999 job.jar /opt/flink/usrlib/job.jar\nUSER root\n"
+                "RUN mkdir -p /out /savepoints && chown 9999:9999 /out /savepoints\nUSER %s\n"
+                % (flink_image(version), user), {"job.jar": jar})
     image, _digest = push_image(swarm, local, "flinkops/%s:%s-java17" % (prefix, version))
     client = swarm.client()
     try:
