@@ -41,6 +41,8 @@ ENTRYPOINT_CONFIG_ENV = ("TASK_MANAGER_NUMBER_OF_TASK_SLOTS", "TASK_MANAGER_HOST
 # Keys the official image's entrypoint sets to fixed values (6124, 6125) on every start, over the configuration file;
 # only FLINK_PROPERTIES, applied after them, wins.
 ENTRYPOINT_FIXED_KEYS = ("blob.server.port", "query.server.port")
+# With conf_dir, where flink_config_secrets are put in the created container (read by the wrapper entrypoint).
+SECRET_FILE = "/etc/flinkops-config-secrets"
 
 
 class DockerContainers(object):
@@ -123,10 +125,18 @@ class DockerContainers(object):
         settings = self.flink_settings(role, index)
         public = dict((k, v) for k, v in settings.items() if k not in spec.secret_config)
         properties, env, dynamic = entrypoint_settings(public)
-        properties.update((k, settings[k]) for k in spec.secret_config)
         env["FLINK_PROPERTIES"] = render_properties(properties, spec.version)
+        self.secret_properties()  # refused here, before anything is touched, when they cannot pass
         command = self.start_command(role)
         return env, command[:1] + dynamic + command[1:]
+
+    def secret_properties(self):
+        """flink_config_secrets as FLINK_PROPERTIES lines (with conf_dir), or None. They travel as a file put into
+        the created container and appended to FLINK_PROPERTIES inside it: never in its environment as `docker
+        inspect` shows it."""
+        if not self.spec.secret_config:
+            return None
+        return render_properties(dict(self.spec.secret_config), self.spec.version, option="flink_config_secrets")
 
     def _create_together(self, actions):
         """New containers are created and started at the same time (a deployment, a scale-up): their JVMs start
@@ -201,8 +211,10 @@ class DockerContainers(object):
         networking = self.api.create_networking_config(
             {spec.network: self.api.create_endpoint_config(aliases=[name])})
         created = self.api.create_container(spec.image, command=command, name=name, hostname=name,
-                                            entrypoint=wrapper_entrypoint(conf_source=bool(spec.conf_dir),
-                                                                          entrypoint=spec.entrypoint),
+                                            entrypoint=wrapper_entrypoint(
+                                                conf_source=bool(spec.conf_dir), entrypoint=spec.entrypoint,
+                                                secret_file=SECRET_FILE if spec.conf_dir and spec.secret_config
+                                                else None),
                                             environment=env, labels=labels, ports=ports, host_config=host_config,
                                             networking_config=networking)
         if not spec.conf_dir:
@@ -212,4 +224,8 @@ class DockerContainers(object):
             merged.update(settings)
             self.api.put_archive(created["Id"], FLINK_HOME + "/conf",
                                  single_file_tar(file_name, render(merged, file_name == "config.yaml")))
+        elif spec.secret_config:
+            directory, file_name = SECRET_FILE.rsplit("/", 1)
+            self.api.put_archive(created["Id"], directory,
+                                 single_file_tar(file_name, self.secret_properties(), mode=0o400))
         self.api.start(created["Id"])

@@ -4,6 +4,7 @@ configuration through REST, a job from the real Flink client, removal."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.request
 
@@ -208,11 +209,16 @@ def test_changes_recreate_only_what_they_touch(collections_path, docker_client, 
     with open(conf / "config.yaml", "a") as handle:
         handle.write("\nweb.timeout: 654321\n")
     conf.chmod(0o755)
-    custom = session_task(cluster_name, image, port, taskmanager={"replicas": 1}, conf_dir=str(conf))
+    hidden = "cfg-%s" % secrets.token_hex(6)
+    custom = session_task(cluster_name, image, port, taskmanager={"replicas": 1}, conf_dir=str(conf),
+                          flink_config_secrets={"flinkops.test.credential": hidden})
     done = ok(collections_path, custom)
     config = dict((i["key"], i["value"]) for i in rest(done["rest_url"], "/jobmanager/config"))
     assert config["web.timeout"] == "654321"                       # from the user's file
     assert config["execution.checkpointing.interval"] == "7s"      # from flink_config, via FLINK_PROPERTIES
+    # flink_config_secrets reach Flink from a file put into the container, never its inspect or the output.
+    assert config["flinkops.test.credential"] == hidden
+    assert_hidden(docker_client, cluster_name, hidden, done)
     assert len(done["taskmanagers"]) == 1
     assert ok(collections_path, custom)["changed"] is False
 
@@ -247,6 +253,17 @@ def test_restarted_and_info(collections_path, docker_client, cluster_name, defau
     assert unknown["msg"].startswith("name: no cluster named %s-nope" % cluster_name)
 
 
+def assert_hidden(docker_client, name, value, *outputs):
+    """A secret value shows in no `docker inspect` of the cluster's containers (environment, labels, command)
+    and in none of the module's outputs."""
+    found = containers(docker_client, name)
+    assert found
+    for container in found.values():
+        assert value not in json.dumps(docker_client.api.inspect_container(container.id)), container.name
+    for output in outputs:
+        assert value not in json.dumps(output)
+
+
 def flink_jvm(container):
     """(pid, command line) of the Flink JVM in a container, read from /proc the way an operator checks it."""
     listing = container.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do printf '%s ' ${p#/proc/}; "
@@ -272,13 +289,18 @@ def jvm_uses_jemalloc(container):
 
 def test_java_opts_and_jemalloc_reach_each_jvm(collections_path, docker_client, cluster_name,
                                                default_image, port):
+    hidden = "cfg-%s" % secrets.token_hex(6)
     task = session_task(cluster_name, default_image, port, java_opts="-Dflinkops.all=yes -XX:+UseG1GC",
                         jobmanager={"java_opts": "-Dflinkops.role=jm"}, taskmanager={"replicas": 1},
-                        flink_config={"blob.server.port": "6130"})
-    ok(collections_path, task)
+                        flink_config={"blob.server.port": "6130"},
+                        flink_config_secrets={"flinkops.test.credential": hidden})
+    deployed = ok(collections_path, task)
     # The official entrypoint sets blob.server.port to 6124 on every start; the user's value still wins.
     config = dict((e["key"], e["value"]) for e in rest("http://127.0.0.1:%d" % port, "/jobmanager/config"))
     assert config["blob.server.port"] == "6130", config.get("blob.server.port")
+    # flink_config_secrets: in the configuration file put into the container, not in its inspect.
+    assert config["flinkops.test.credential"] == hidden
+    assert_hidden(docker_client, cluster_name, hidden, deployed)
     found = containers(docker_client, cluster_name)
     jm = jvm_command_line(found["%s-jobmanager" % cluster_name])
     tm = jvm_command_line(found["%s-taskmanager-1" % cluster_name])
