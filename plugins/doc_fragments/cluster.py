@@ -177,8 +177,8 @@ options:
         C(kubernetes.entry.path) (then set by the module and refused in O(flink_config)); Flink calls it with
         C(bash -c "<Flink's start command>").
       - Unset keeps the image's entrypoint. With O(conf_dir) or O(flink_config_secrets) the module runs a short
-        C(bash) step first (copying the configuration directory, reading the secrets file) and then execs this
-        command instead of the image's.
+        C(bash) step first (copying the configuration directory, reading the secrets file; on native Kubernetes the
+        start script of the cluster's config Secret) and then execs this command instead of the image's.
     type: list
     elements: str
   jemalloc:
@@ -207,7 +207,12 @@ options:
   flink_config_secrets:
     description:
       - Configuration whose values are secret (credentials). Merged into the configuration like O(flink_config),
-        but never logged and masked in diff and return values.
+        but never logged and masked in diff and return values. They never reach a container label, an environment
+        variable that C(docker inspect) shows, a Kubernetes ConfigMap or a FlinkDeployment; a file mounted from a
+        Docker, Compose or swarm secret, or from a Kubernetes Secret C(<name>-config-secrets) (both Kubernetes
+        modes), is read inside the container. On Kubernetes a salted, deliberately slow digest of them (PBKDF2) is
+        part of the cluster's spec hash (and, with O(mode=operator), of the pods' template), so that new values
+        redeploy the pods.
     type: dict
     default: {}
   env:

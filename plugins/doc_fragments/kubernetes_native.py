@@ -18,9 +18,9 @@ options:
         native-mode objects. No Flink client or O(flink_home) is needed. The wait follows the operator's status
         (C(jobManagerDeploymentStatus) READY, C(lifecycleState) STABLE for the applied generation; FAILED at once, a
         JobManager deployment ERROR after 60 s, a pod whose image cannot be pulled at once). O(state=restarted) is the
-        operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) is refused (the
-        FlinkDeployment and the operator's ConfigMaps would show it; use O(secrets) or O(env_secrets)); a new
-        O(log_level) redeploys (the operator's C(logConfiguration)) instead of changing the running pods'. The
+        operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) reach the pods
+        through the FlinkDeployment's C(podTemplate) (the same Secret as in native mode), and a new value redeploys; a
+        new O(log_level) redeploys (the operator's C(logConfiguration)) instead of changing the running pods'. The
         operator must be installed (role C(flinkops.flink.operator)) and watch O(namespace).
       - With M(flinkops.flink.flink_application) and C(operator), the operator runs upgrades and suspend/resume
         itself; see that module's description.
@@ -145,8 +145,21 @@ options:
     type: str
     choices: [TRACE, DEBUG, INFO, WARN, ERROR, 'OFF']
 notes:
-  - With O(platform=kubernetes), O(flink_config_secrets) end up in the cluster's ConfigMap C(flink-config-<name>),
-    as all of Flink's native-mode configuration does; prefer O(secrets) and O(env_secrets) for credentials.
+  - With O(platform=kubernetes) and O(mode=native), O(flink_config_secrets) never reach Flink's ConfigMap
+    C(flink-config-<name>) (readable by anyone who may read ConfigMaps); the module keeps them in a Secret
+    C(<name>-config-secrets) with a short start script, mounts it into every Flink pod through the pod template,
+    and runs the script as C(kubernetes.entry.path); it appends them to a copy of the configuration inside the
+    container. The module's user then also needs the right to create, update and delete Secrets. The Secret is
+    removed with the cluster. Flink's REST API and web UI show the configuration with keys Flink considers sensitive
+    (password, secret, token, ...) masked, as on every platform.
+  - With O(platform=kubernetes) and O(mode=native), M(flinkops.flink.flink_session) adopts a session cluster that
+    Flink's client started without this collection (C(kubernetes-session.sh -Dkubernetes.cluster-id=<name> ...)) when
+    O(name) is its cluster id and every setting the module would give Flink equals the one in its ConfigMap
+    C(flink-config-<name>) (Flink's default standing in for a key that was not given). Adopting changes nothing that
+    runs - the module only annotates the Deployment with its spec - and reports C(adopt); from then on the cluster is
+    managed like one the module created (a later change of the spec redeploys it). When a setting differs the module
+    refuses, naming the option and both values, and touches nothing. O(flink_config_secrets) and O(pod_template)
+    cannot be compared with a running cluster and are refused for adoption; give them once the cluster is adopted.
 requirements:
   - kubernetes (Python SDK) >= 31, with O(platform=kubernetes)
   - A Flink distribution and Java on the host that runs the module, with O(platform=kubernetes)

@@ -22,10 +22,19 @@ USRLIB = "/opt/flink/usrlib"
 LABEL_SAVEPOINT = "org.flinkops.savepoint"
 LABEL_JOB_ID = "org.flinkops.job-id"
 LABEL_SUSPENDED_AT = "org.flinkops.suspended-at"
+# URL schemes the JobManager of Flink's Kubernetes application mode fetches a jar from (ArtifactFetchManager): a
+# file in the image or a volume, http(s), or a file system Flink has a plugin for.
+JAR_SCHEMES = ("local", "http", "https", "s3", "s3a", "s3p", "hdfs", "oss", "gs", "abfs", "abfss", "wasb", "wasbs",
+               "file")
+ARTIFACT_LIST_KEY = "user.artifacts.artifact-list"
+RAW_HTTP_KEY = "user.artifacts.raw-http-enabled"
 
 
 class ApplicationJob(object):
     """The job of an application cluster, validated before anything is touched."""
+
+    # Whether the platform's JobManager fetches job.artifacts itself (Flink's Kubernetes application mode).
+    fetches_artifacts = False
 
     def __init__(self, params, spec, local_engine):
         job = params.get("job") or {}
@@ -39,6 +48,12 @@ class ApplicationJob(object):
         self.savepoint_dir = job.get("savepoint_dir")
         self.restore = job.get("restore") or "auto"
         self.job_id = job.get("job_id")
+        self.artifacts = [str(a) for a in (job.get("artifacts") or [])]
+        if self.artifacts and not self.fetches_artifacts:
+            raise SpecError("only Flink's Kubernetes application mode fetches artifacts (user.artifacts.artifact-list)",
+                            option="job.artifacts",
+                            hint="On this platform put the jars into /opt/flink/usrlib: in the image (flink_image), "
+                                 "or mounted (mounts, or the artifacts role's volume)")
         if self.job_id is not None and not re.match(r"^[0-9a-f]{32}$", self.job_id):
             raise SpecError("%r is not a Flink job id" % self.job_id, option="job.job_id",
                             hint="Give 32 lower-case hex digits, or leave it out to have one derived from the name")
@@ -65,9 +80,53 @@ class ApplicationJob(object):
 
     def inputs(self):
         """What defines the job (its hash is part of the JobManager's; ids and savepoints are not)."""
-        return {"jar": self.jar, "jar_sha256": self.jar_sha256, "class": self.entry_class, "args": self.args,
-                "parallelism": self.parallelism, "allow_non_restored_state": self.allow_non_restored_state,
-                "job_id": self.job_id}
+        inputs = {"jar": self.jar, "jar_sha256": self.jar_sha256, "class": self.entry_class, "args": self.args,
+                  "parallelism": self.parallelism, "allow_non_restored_state": self.allow_non_restored_state,
+                  "job_id": self.job_id}
+        if self.artifacts:  # only when given: the hash of every existing job stays what it was
+            inputs["artifacts"] = list(self.artifacts)
+        return inputs
+
+    def check_fetched(self, jar, config, version=None):
+        """Flink's rules for what the Kubernetes application entrypoint fetches (the jar when it is a URL, and
+        job.artifacts), checked before anything is touched: a URL scheme it reads, plain http only with
+        user.artifacts.raw-http-enabled (Flink's default refuses it when the JobManager starts), and one file name
+        per fetched artifact (each is saved under its file name in one directory, a later one over an earlier one;
+        local:// ones are used where they are)."""
+        if self.artifacts and config.get(ARTIFACT_LIST_KEY):
+            raise SpecError("both job.artifacts and flink_config's %s are set" % ARTIFACT_LIST_KEY,
+                            option="job.artifacts", hint="Give the list once, as job.artifacts")
+        if self.artifacts and version is not None and (version.major, version.minor) < (1, 19):
+            raise SpecError("Flink %s does not fetch artifacts; user.artifacts.artifact-list came with 1.19" % (
+                version.series), option="job.artifacts", hint="Use Flink 1.19 or later, or put the jars in the image")
+        urls = [("job.jar", jar)] if jar else []
+        urls += [("job.artifacts", a) for a in self.artifacts]
+        names = {}
+        for option, url in urls:
+            scheme = url.split("://", 1)[0] if "://" in url else None
+            if (scheme not in JAR_SCHEMES or not url.split("://", 1)[1].strip("/")
+                    or (scheme == "local" and not url.startswith("local:///"))):
+                raise SpecError("%r is not a URL Flink's JobManager fetches" % url, option=option,
+                                hint="Use local:///path/in/the/image.jar, https://..., or a file system Flink has a "
+                                     "plugin for (s3://, hdfs://)")
+            if scheme == "http" and str(config.get(RAW_HTTP_KEY, "false")).lower() != "true":
+                raise SpecError("%s is plain http, which Flink fetches only with %s: true" % (url, RAW_HTTP_KEY),
+                                option=option, hint="Use https, or set %s: true in flink_config if plain http "
+                                                    "is what you mean" % RAW_HTTP_KEY)
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            if scheme == "local":
+                continue  # used where it is, not copied
+            if name in names:
+                raise SpecError("%s and %s have the same file name %s; Flink saves each fetched artifact under its file "
+                                "name in one directory" % (names[name], url, name), option=option,
+                                hint="Give each artifact a distinct file name")
+            names[name] = url
+
+    def artifact_settings(self, config):
+        """user.artifacts.artifact-list from job.artifacts (``config`` is changed and returned)."""
+        if self.artifacts:
+            config[ARTIFACT_LIST_KEY] = ";".join(self.artifacts)
+        return config
 
     def digest(self):
         return hashlib.sha256(json.dumps(self.inputs(), sort_keys=True).encode("utf-8")).hexdigest()[:8]

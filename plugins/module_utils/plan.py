@@ -11,7 +11,7 @@ import json
 # Roles an action can have, on every platform: the cluster's parts, the job (a state-saving step that runs before
 # anything else), the state record of a suspended application, and platform extras (network, ha, logging).
 ROLES = ("jobmanager", "taskmanager", "network", "job", "record", "ha", "logging", "secret", "file", "volume", None)
-KINDS = ("create", "recreate", "update", "start", "restart", "remove", "savepoint", "upgrade", "resume")
+KINDS = ("create", "recreate", "update", "start", "restart", "remove", "savepoint", "upgrade", "resume", "adopt")
 
 
 def digest(data, length=32):

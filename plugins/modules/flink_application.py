@@ -107,6 +107,23 @@ options:
         type: list
         elements: str
         default: []
+      artifacts:
+        description:
+          - More jars the JobManager fetches before the job starts and puts on the job's class path, as URLs
+            (C(user.artifacts.artifact-list) of Flink 1.19 and later), with O(platform=kubernetes) only (both modes) -
+            C(local:///path/in/the/image.jar), C(https://...), or a file system Flink has a plugin for (C(s3://...)).
+            Flink fetches each remote one into C(user.artifacts.base-dir)/<namespace>/<name> of the JobManager pod
+            (default C(/opt/flink/artifacts)) under its file name, so those names must differ from each other and
+            from O(job.jar)'s; C(local://) ones are used where they are.
+          - Plain C(http://) (here and in O(job.jar)) is refused unless O(flink_config) sets
+            C(user.artifacts.raw-http-enabled=true), which Flink requires; C(user.artifacts.http-headers) (an
+            authorization header, say) belongs in O(flink_config_secrets) (O(mode=native)).
+          - A change is an upgrade of the job, following O(job.upgrade_mode). On Docker, Swarm and Compose the option
+            is refused; put the jars into C(/opt/flink/usrlib) (in the image with M(flinkops.flink.flink_image), or
+            mounted).
+        type: list
+        elements: str
+        default: []
       parallelism:
         description:
           - Job parallelism (C(parallelism.default) of the JobManager).
@@ -357,6 +374,7 @@ JOB_OPTIONS = dict(
     jar=dict(type="str"),
     entry_class=dict(type="str", required=True),
     args=dict(type="list", elements="str", default=[]),
+    artifacts=dict(type="list", elements="str", default=[]),
     parallelism=dict(type="int"),
     job_id=dict(type="str"),
     savepoint_path=dict(type="str"),

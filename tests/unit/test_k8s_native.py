@@ -115,7 +115,7 @@ def test_application_jar_locations(tmp_path):
     assert not app_job("local:///opt/flink/usrlib/job.jar").upload
     assert not app_job("https://repo.example.org/job.jar").upload
     assert not app_job("s3://bucket/job.jar").upload
-    for jar, words in (("ftp://host/job.jar", "unknown URL scheme"), ("relative/job.jar", "neither a URL"),
+    for jar, words in (("ftp://host/job.jar", "not a URL Flink's JobManager fetches"), ("relative/job.jar", "neither a URL"),
                        ("/no/such/job.jar", "does not exist"), (None, "required")):
         with pytest.raises(SpecError) as err:
             app_job(jar)

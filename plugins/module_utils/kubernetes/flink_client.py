@@ -68,14 +68,19 @@ class NativeClient(object):
                     text = set_root_level(text, self.native.log_level)
                 with open(os.path.join(conf_dir, name), "w") as handle:
                     handle.write(text)
-        if self.native.pod_template is not None:
+        template = self.client_pod_template()
+        if template is not None:
             path = os.path.join(workdir, "pod-template.yaml")
             with open(path, "w") as handle:
-                json.dump(self.native.pod_template, handle)
+                json.dump(template, handle)
             conf["kubernetes.pod-template-file.default"] = path
         with open(os.path.join(conf_dir, version.config_file), "w") as handle:
             handle.write(render(conf, version.standard_yaml))
         return conf_dir
+
+    def client_pod_template(self):
+        """The pod template Flink's client is given (the user's pod_template)."""
+        return self.native.pod_template
 
     def client_command(self, conf_dir, workdir):
         home = self.native.flink_home

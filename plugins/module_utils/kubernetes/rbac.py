@@ -21,6 +21,8 @@ SA_HA_RIGHTS = [("configmaps", "", v) for v in ("get", "list", "watch", "create"
 USER_RIGHTS = [("deployments", "apps", v) for v in ("create", "get", "patch", "delete")] + [
     ("services", "", "create"), ("configmaps", "", "create"), ("configmaps", "", "list"),
     ("configmaps", "", "delete"), ("pods", "", "list")]
+# And with flink_config_secrets (kept in a Secret of the cluster's, see config_secret).
+SECRET_RIGHTS = [("secrets", "", v) for v in ("create", "update", "delete")]
 
 
 class RightsCheck(object):

@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import adopt, config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, k8s_api_client
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import RightsCheck
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS, USER_RIGHTS, RightsCheck
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
@@ -166,10 +168,18 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
 
     def spec_hash(self):
         """Hash of what the pods are made of. The log level is not in it: it changes on the running cluster."""
-        secrets = digest(sorted((k, str(v)) for k, v in self.spec.secret_config.items()))
         view = dict(self.desired_view())
         view.pop("log_level", None)
-        return digest({"view": view, "secrets": secrets})
+        if not self.spec.secret_config:
+            return digest({"view": view, "secrets": digest([])})  # as before flink_config_secrets had a digest
+        return digest({"view": view, "secrets": self.secrets_digest()})
+
+    def secrets_digest(self):
+        """Digest of flink_config_secrets, memoised (it is slow on purpose: see config_secret.secrets_digest)."""
+        if getattr(self, "_secrets_digest", None) is None:
+            self._secrets_digest = config_secret.secrets_digest(
+                self.spec.secret_config, "%s/%s" % (self.namespace, self.cluster_id))
+        return self._secrets_digest
 
     def plugin_jars(self):
         jars = []
@@ -194,12 +204,11 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         }
         if native.pull_secrets:
             conf["kubernetes.container.image.pull-secrets"] = ";".join(native.pull_secrets)
-        if spec.entrypoint:
-            if len(spec.entrypoint) != 1 or not spec.entrypoint[0].startswith("/"):
-                raise SpecError("on Kubernetes Flink runs one executable before its own start command "
-                                "(kubernetes.entry.path), got %r" % (spec.entrypoint,), option="entrypoint",
-                                hint="Give one absolute path in the image, e.g. ['/opt/custom/entrypoint.sh']")
-            conf["kubernetes.entry.path"] = spec.entrypoint[0]
+        if self.user_entrypoint():
+            conf["kubernetes.entry.path"] = self.user_entrypoint()
+        if spec.secret_config:
+            # The start script of the config Secret runs first and hands over to the user's entrypoint.
+            conf["kubernetes.entry.path"] = config_secret.ENTRY_PATH
         if spec.jm_cpu:
             conf["kubernetes.jobmanager.cpu.amount"] = spec.jm_cpu
         if spec.tm_cpu:
@@ -232,8 +241,53 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
             conf["kubernetes.env.secretKeyRef"] = ";".join(
                 "env:%s,secret:%s,key:%s" % (s["env"], s["secret"], s["key"]) for s in native.env_secrets)
         conf.update(spec.flink_config)
-        conf.update(spec.secret_config)
+        # Not spec.secret_config: Flink's client writes all it is given into a ConfigMap (see config_secret).
         return conf
+
+    def user_entrypoint(self):
+        """The user's entrypoint as kubernetes.entry.path takes it (one absolute path), or None."""
+        entrypoint = self.spec.entrypoint
+        if not entrypoint:
+            return None
+        if len(entrypoint) != 1 or not entrypoint[0].startswith("/"):
+            raise SpecError("on Kubernetes Flink runs one executable before its own start command "
+                            "(kubernetes.entry.path), got %r" % (entrypoint,), option="entrypoint",
+                            hint="Give one absolute path in the image, e.g. ['/opt/custom/entrypoint.sh']")
+        return entrypoint[0]
+
+    def client_pod_template(self):
+        """The pod template given to Flink's client: the user's, with the config Secret mounted when there is one."""
+        if not self.spec.secret_config:
+            return self.native.pod_template
+        return config_secret.with_secret_volume(self.native.pod_template, self.cluster_id)
+
+    def sync_config_secret(self):
+        """Create or replace the Secret of flink_config_secrets before Flink's client runs; remove it when there
+        are none (any more)."""
+        name = config_secret.secret_name(self.cluster_id)
+        if not self.spec.secret_config:
+            self.delete_config_secret()
+            return
+        body = config_secret.secret_body(self.cluster_id, self.spec.secret_config,
+                                         self.spec.version or FlinkVersion("2.0"), self.user_entrypoint(),
+                                         labels={"app": self.cluster_id, "app.kubernetes.io/managed-by": MANAGED_BY})
+        try:
+            try:
+                self.core.create_namespaced_secret(self.namespace, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                self.core.replace_namespaced_secret(name, self.namespace, body)
+        except ApiException as exc:
+            raise BackendError("writing Secret %s failed: %s" % (name, api_error(exc)))
+
+    def delete_config_secret(self):
+        name = config_secret.secret_name(self.cluster_id)
+        try:
+            self.core.delete_namespaced_secret(name, self.namespace)
+        except ApiException as exc:
+            if exc.status not in (403, 404) or (exc.status == 403 and self.spec.secret_config):
+                raise BackendError("deleting Secret %s failed: %s" % (name, api_error(exc)))
 
     # Plan ---------------------------------------------------------------------------------------
     def plan(self, actual, state):
@@ -256,9 +310,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
             return [Action("create", "deployment %s" % cid, "missing", "jobmanager")]
         annotations = self._annotations(deployment)
         if annotations.get(ANNOTATION_MANAGED) != MANAGED_BY:
-            raise SpecError("a Deployment %s that this collection did not create exists in namespace %s" % (
-                cid, self.namespace), option="name",
-                hint="Cluster ids must be unique in a namespace: choose another name, or remove that Deployment")
+            return self.plan_adoption(actual)
         if annotations.get(ANNOTATION_HASH) != self.spec_hash():
             before = self.before_view(actual)
             after = self.desired_view()
@@ -273,18 +325,43 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
                 live or "default", self.native.log_level or "default"), "logging")]
         return []
 
+    def plan_adoption(self, actual):
+        """A session cluster Flink's client started without this collection (kubernetes-session.sh): adopted as
+        it runs when the spec gives Flink exactly its settings, refused otherwise (see kubernetes/adopt.py)."""
+        cid = self.cluster_id
+        running = adopt.running_configuration(actual["configmaps"], cid)
+        if self.kind != "session" or not adopt.is_flink_native(actual["deployment"]) or running is None:
+            raise SpecError("a Deployment %s that this collection did not create exists in namespace %s" % (
+                cid, self.namespace), option="name",
+                hint="Cluster ids must be unique in a namespace: choose another name, or remove that Deployment "
+                     "(a session cluster started with Flink's kubernetes-session.sh is adopted when the spec matches it)")
+        found = adopt.differences(self.flink_settings(), running)
+        if self.spec.secret_config:
+            found.append(("flink_config_secrets", "(secret keys)", "in Flink's ConfigMap, if any", "in a Secret"))
+        if self.native.pod_template is not None:
+            found.append(("pod_template", "kubernetes.pod-template-file.default", "not comparable", "given"))
+        if found:
+            raise adopt.refusal(cid, self.namespace, found)
+        actions = [Action("adopt", "deployment %s" % cid, "started by Flink's client without this collection; "
+                          "the spec matches its configuration", "jobmanager")]
+        if self.native.log_level and self.native.log_level != adopt.running_log_level(actual["configmaps"], cid):
+            actions.append(Action("update", "log level of %s" % cid, "log_level -> %s" % self.native.log_level,
+                                  "logging"))
+        return actions
+
     # Preflight ----------------------------------------------------------------------------------
     def preflight(self, actions, actual):
         if not actions or all(a.kind == "remove" for a in actions):
             return
         self.flink_home_check()
-        self.check_rights()
+        self.check_rights(USER_RIGHTS + (SECRET_RIGHTS if self.spec.secret_config else []))
 
     # Apply --------------------------------------------------------------------------------------
     def apply(self, actions):
         for action in actions:
             if action.kind == "remove" and action.role == "jobmanager":
                 self.delete_deployment(wait=self.params.get("wait"))
+                self.delete_config_secret()
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind == "create":
@@ -294,6 +371,8 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
                 self.deploy()
             elif action.kind == "update" and action.role == "logging":
                 self.update_log_level()
+            elif action.kind == "adopt":
+                self.mark()
 
     def update_log_level(self):
         """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes
@@ -355,6 +434,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
                 self.cluster_id, api_error(exc)))
 
     def deploy(self):
+        self.sync_config_secret()
         self.run_client()
         self.mark()
 

@@ -32,6 +32,8 @@ UPLOAD_TARGET = "kubernetes.artifacts.local-upload-target"
 class K8sApplicationJob(ApplicationJob):
     """The job, with the jar locations of native Kubernetes."""
 
+    fetches_artifacts = True
+
     def __init__(self, params, spec):
         job = dict(params.get("job") or {})
         jar = job.get("jar")
@@ -57,10 +59,7 @@ class K8sApplicationJob(ApplicationJob):
                                 % UPLOAD_TARGET, option="flink_config.%s" % UPLOAD_TARGET,
                                 hint="Set it to a directory every pod reads (s3://bucket/jars, or a shared volume), "
                                      "or give the jar as local:// or an http(s) URL")
-        elif not jar.startswith("local:///") and jar.split("://", 1)[0] not in (
-                "http", "https", "s3", "s3a", "s3p", "hdfs", "oss", "gs", "abfs", "abfss", "wasb", "wasbs", "file"):
-            raise SpecError("%r: unknown URL scheme" % jar, option="job.jar",
-                            hint="Use local://, http(s)://, or a filesystem Flink has a plugin for (s3://, hdfs://)")
+        self.check_fetched(None if self.upload else jar, spec.flink_config, spec.version)
 
 
 class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
@@ -76,6 +75,7 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
 
     def flink_settings(self):
         conf = self.job.flink_settings("jobmanager", super(K8sNativeApplication, self).flink_settings())
+        self.job.artifact_settings(conf)
         conf["$internal.pipeline.job-id"] = self.new_job_id()
         if self.restore_from:
             conf["execution.savepoint.path"] = self.restore_from
@@ -100,6 +100,7 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
             # With kubernetes.artifacts.local-upload-enabled, Flink's client uploads a local:// jar of its own
             # host to the upload target, and the JobManager fetches it from there.
             jar = "local://" + jar
+        self.sync_config_secret()
         self.run_client(extra_args=[jar] + list(self.job.args))
         self.mark()
 
@@ -111,6 +112,7 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
                 self.deploy()
             elif action.kind == "remove" and action.role == "jobmanager":
                 self.delete_deployment(wait=True)
+                self.delete_config_secret()
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind == "update" and action.role == "logging":

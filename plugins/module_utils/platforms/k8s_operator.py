@@ -24,8 +24,10 @@ import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
@@ -132,11 +134,6 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     def __init__(self, module, spec):
         super(K8sOperatorCluster, self).__init__(module, spec)
-        if spec.secret_config:
-            raise SpecError("the operator keeps flinkConfiguration in the FlinkDeployment and in ConfigMaps, where "
-                            "anyone who may read them sees it", option="flink_config_secrets",
-                            hint="Put credentials in a Kubernetes Secret and give it through secrets (mounted) or "
-                                 "env_secrets (environment variables)")
         if module.params.get("state") != "absent" and spec.version is None:
             raise SpecError("the FlinkDeployment needs the Flink version", option="flink_version",
                             hint="Set flink_version, or use an image tag that starts with it (flink:2.2.1-java17)")
@@ -190,6 +187,8 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     def spec_hash(self):
         # log_level is part of the pods here: the operator redeploys for a new logConfiguration.
+        if self.spec.secret_config:
+            return digest({"view": self.desired_view(), "secrets": self.secrets_digest()})
         return digest({"view": self.desired_view()})
 
     # Desired state ------------------------------------------------------------------------------
@@ -202,6 +201,13 @@ class K8sOperatorCluster(K8sNativeCluster):
         if self.native.pull_secrets:
             template = template or {"apiVersion": "v1", "kind": "Pod"}
             template.setdefault("spec", {})["imagePullSecrets"] = [{"name": n} for n in self.native.pull_secrets]
+        if self.spec.secret_config:
+            # flink_config_secrets live in a Secret the pods mount (see kubernetes/config_secret.py), never in the
+            # FlinkDeployment's flinkConfiguration; the digest in the pods' template makes the operator redeploy
+            # when they change.
+            template = config_secret.with_secret_volume(template, self.cluster_id)
+            template.setdefault("metadata", {}).setdefault("annotations", {})[
+                config_secret.DIGEST_ANNOTATION] = self.secrets_digest()
         return template
 
     def resource(self, restart_nonce=None):
@@ -278,7 +284,7 @@ class K8sOperatorCluster(K8sNativeCluster):
         operator's flinkVersion enum too)."""
         if not any(a.kind in self.applying_kinds for a in actions):
             return
-        self.check_rights(USER_RIGHTS)
+        self.check_rights(USER_RIGHTS + (SECRET_RIGHTS if self.spec.secret_config else []))
         self.dry_run(actual)
 
     def applier(self, check_mode):
@@ -310,9 +316,14 @@ class K8sOperatorCluster(K8sNativeCluster):
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind in ("create", "recreate"):
-                self.applier(False).apply([self.resource(self.read_nonce())])
+                self.apply_resource(self.resource(self.read_nonce()))
             elif action.kind == "restart":
-                self.applier(False).apply([self.resource((self.read_nonce() or 0) + 1)])
+                self.apply_resource(self.resource((self.read_nonce() or 0) + 1))
+
+    def apply_resource(self, body):
+        """Apply the FlinkDeployment, with the Secret of flink_config_secrets written (or removed) first."""
+        self.sync_config_secret()
+        self.applier(False).apply([body])
 
     def read_nonce(self):
         try:
@@ -329,6 +340,7 @@ class K8sOperatorCluster(K8sNativeCluster):
         except ApiException as exc:
             if exc.status != 404:
                 raise BackendError("deleting FlinkDeployment %s failed: %s" % (self.cluster_id, api_error(exc)))
+        self.delete_config_secret()
         if not wait:
             return
 

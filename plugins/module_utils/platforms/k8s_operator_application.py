@@ -16,7 +16,7 @@ or a lasting JobManager deployment ERROR fail them with the operator's message.
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.application_job import RETENTION_KEY, ApplicationJob
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import JAR_SCHEMES, RETENTION_KEY, ApplicationJob
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
@@ -29,13 +29,12 @@ from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_opera
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 SAVEPOINT_DIR_KEYS = ("execution.checkpointing.savepoint-dir", "state.savepoints.dir")
-# jarURI schemes the JobManager reads in application mode: a jar in the image or a volume, or a file system of Flink's.
-JAR_SCHEMES = ("local", "http", "https", "s3", "s3a", "s3p", "hdfs", "oss", "gs", "abfs", "abfss", "wasb", "wasbs",
-               "file")
 
 
 class OperatorApplicationJob(ApplicationJob):
     """The job, with the jar locations and the upgrade rules of the operator."""
+
+    fetches_artifacts = True
 
     def __init__(self, params, spec):
         job = dict(params.get("job") or {})
@@ -53,6 +52,7 @@ class OperatorApplicationJob(ApplicationJob):
             raise SpecError("the operator chooses the job ids of a FlinkDeployment", option="job.job_id",
                             hint="Remove it: the result's job_id is the id the operator gave the job")
         self.jar = jar
+        self.check_fetched(jar, spec.flink_config, spec.version)
         config = dict(spec.flink_config)
         if self.upgrade_mode == "savepoint" and not self.savepoint_dir and not any(
                 config.get(k) for k in SAVEPOINT_DIR_KEYS):
@@ -101,6 +101,7 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
     # Desired state ------------------------------------------------------------------------------
     def flink_settings(self):
         conf = self.job.flink_settings("jobmanager", super(K8sOperatorApplication, self).flink_settings())
+        self.job.artifact_settings(conf)
         conf.pop("parallelism.default", None)  # the job's parallelism is the FlinkDeployment's job.parallelism
         if self.job.savepoint_dir:
             conf["execution.checkpointing.savepoint-dir"] = self.job.savepoint_dir
@@ -167,9 +168,9 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind in ("create", "upgrade", "resume"):
-                self.applier(False).apply([self.resource(self.read_nonce())])
+                self.apply_resource(self.resource(self.read_nonce()))
             elif action.kind == "savepoint":
-                self.applier(False).apply([self.resource(self.read_nonce(), "suspended")])
+                self.apply_resource(self.resource(self.read_nonce(), "suspended"))
 
     # Readiness ----------------------------------------------------------------------------------
     def wait_ready(self, timeout, sleep):

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import CACHE
 from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
+from tests.lib.ansible import run_playbook
 
 pytestmark = pytest.mark.kubernetes
 
@@ -60,6 +61,15 @@ def run_client(k8s, dist, *args, timeout=300):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=dist, check=False)
 
 
+def session(collections_path, args, expect_ok=True, **kwargs):
+    result = run_playbook(collections_path, tasks=[{"name": "session", "flinkops.flink.flink_session": args,
+                                                    "register": "out"}], **kwargs)
+    if expect_ok and result.rc != 0:
+        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
+    return result
+
+
 def rest(base, path):
     with urllib.request.urlopen(base + path, timeout=10) as resp:
         return json.loads(resp.read())
@@ -70,7 +80,7 @@ def labelled(k8s, kind, namespace, selector):
 
 
 @pytest.mark.parametrize("version", FLINK_VERSIONS, ids=lambda v: "flink-%s" % v)
-def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_dist, version):
+def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_dist, version, collections_path):
     dist = flink_dist[version]
     jar = os.path.join(CACHE, "jobs", version, "flinkops-examples.jar")
     assert os.path.exists(jar), jar
@@ -130,6 +140,36 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     assert "BoundedCounter: expected " + expected in res.stdout
     logs = "".join(k8s.kubectl("logs", "-n", namespace, p["metadata"]["name"]).stdout for p in tm_pods)
     assert expected in logs, logs[-3000:]
+
+    # flink_session adopts the cluster by its id (issue 17): a spec that differs from what runs is refused naming
+    # the option, with nothing touched; the matching spec adopts it as it runs (no pod restarts, the module only
+    # annotates the Deployment); the next run changes nothing; flink_info then finds the CLI's job by name.
+    pods_before = sorted(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app))
+    args = {"name": CLUSTER_ID, "platform": "kubernetes", "namespace": namespace, "kubeconfig": k8s.kubeconfig,
+            "service_account": "flink-service-account", "image": flink_image(version), "image_pull": "never",
+            "rest_exposure": "NodePort", "flink_home": dist, "wait_timeout": 300,
+            "jobmanager": {"memory": "1024m", "cpu": 0.25}, "taskmanager": {"memory": "1200m", "cpu": 0.25, "slots": 1},
+            "flink_config": {"kubernetes.jobmanager.cpu.limit-factor": 8, "kubernetes.taskmanager.cpu.limit-factor": 8,
+                             "taskmanager.memory.managed.fraction": 0.1, "heartbeat.timeout": 180000,
+                             "resourcemanager.taskmanager-timeout": 600000}}
+    other = session(collections_path, dict(args, taskmanager=dict(args["taskmanager"], slots=2)), expect_ok=False)
+    assert other.rc != 0
+    message = [r["result"].get("msg") for r in other.results if r["status"] == "failed"][0]
+    assert message.startswith("taskmanager.slots: a session cluster %s that Flink's client started" % CLUSTER_ID), message
+    assert "taskmanager.numberOfTaskSlots: running 1, spec 2" in message, message
+    predicted = session(collections_path, args, check=True).task("session")
+    assert predicted["changed"] and [a["action"] for a in predicted["actions"]] == ["adopt"], predicted
+    annotations = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)["metadata"].get("annotations") or {}
+    assert "flinkops.org/managed-by" not in annotations
+    adopted = session(collections_path, args).task("session")
+    assert adopted["changed"] and [a["action"] for a in adopted["actions"]] == ["adopt"], adopted
+    annotations = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)["metadata"]["annotations"]
+    assert annotations["flinkops.org/managed-by"] == "flinkops.flink"
+    assert sorted(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app)) == pods_before
+    assert session(collections_path, args).task("session")["changed"] is False
+    info = run_playbook(collections_path, tasks=[{"name": "info", "register": "out", "flinkops.flink.flink_info": {
+        "name": CLUSTER_ID, "platform": "kubernetes", "namespace": namespace, "kubeconfig": k8s.kubeconfig}}]).task("info")
+    assert [(j["id"], j["state"]) for j in info["jobs"]] == [(job_id, "FINISHED")], info["jobs"]
 
     # Everything the session made is owned by the JobManager Deployment ...
     deployment = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)

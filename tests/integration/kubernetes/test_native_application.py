@@ -1,5 +1,7 @@
 """flink_application with platform=kubernetes (Flink's native application mode) on the real test cluster:
-a job jar from local:// (a hostPath volume of the pod template, on the single node), running, unchanged,
+a job jar from local:// (a hostPath volume of the pod template, on the single node, or baked into an image built
+with flink_image), from an HTTP server inside the cluster with more artifacts (job.artifacts), or uploaded from the
+controller; running, unchanged,
 a savepoint upgrade that keeps the job's state, suspend and resume, a last-state upgrade (from the latest retained
 checkpoint, state kept) and a stateless one (state dropped), removal that leaves nothing behind.
 
@@ -10,14 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
 
-from tests.conftest import CACHE, FLINK_DEFAULT
+from tests.conftest import CACHE, FLINK_DEFAULT, REPO
 from tests.integration.docker.test_application import (
     assert_counts_continuous, jar_versions, output, wait_for_more_output)
-from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
+from tests.integration.kubernetes.conftest import FLINK_VERSIONS, NETTOOL_IMAGE, flink_image
 from tests.integration.kubernetes.test_native_session import app_objects, cluster_id, make_service_account
 from tests.lib.ansible import run_playbook
 
@@ -168,3 +171,117 @@ def test_native_application_from_an_uploaded_jar(k8s, namespace, collections_pat
     out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
                                  "kubeconfig": k8s.kubeconfig, "state": "absent"})
     assert out["changed"] and not any(app_objects(k8s, namespace, name).values())
+
+
+JARS_SERVER = """
+apiVersion: v1
+kind: Pod
+metadata: {name: jars, labels: {app: jars}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: files
+      image: %(image)s
+      imagePullPolicy: Never
+      args: [files, "8000", /srv]
+      ports: [{containerPort: 8000}]
+      readinessProbe: {httpGet: {path: /counter.jar, port: 8000}, periodSeconds: 1}
+      resources: {requests: {cpu: 10m, memory: 16Mi}}
+      volumeMounts: [{name: srv, mountPath: /srv, readOnly: true}]
+  volumes: [{name: srv, hostPath: {path: %(dir)s, type: Directory}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: jars}
+spec:
+  selector: {app: jars}
+  ports: [{port: 8000, targetPort: 8000}]
+"""
+
+
+def test_native_application_fetches_its_jar_and_artifacts_over_http(
+        k8s, namespace, collections_path, host_dirs, tmp_path):
+    """The job jar and one more artifact from a plain HTTP server inside the cluster, and one artifact from the
+    image's file system (local://): the JobManager fetches the remote two into user.artifacts.base-dir before the
+    job starts, and the job runs from the fetched jar (its jar is not in usrlib)."""
+    make_service_account(k8s, namespace)
+    served = tmp_path / "served"
+    served.mkdir()
+    os.chmod(str(tmp_path), 0o755)
+    shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar"), str(served / "counter.jar"))
+    shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "TopSpeedWindowing.jar"), str(served / "udf.jar"))
+    shutil.copy(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flink-metrics-prometheus.jar"),
+                os.path.join(host_dirs["jars"], "format.jar"))
+    k8s.apply(JARS_SERVER % {"image": NETTOOL_IMAGE, "dir": str(served)}, namespace)
+    k8s.wait("pod/jars", "condition=Ready", namespace)
+    base = "http://jars.%s.svc:8000" % namespace
+    name = cluster_id("fetch")
+    args = app_args(k8s, namespace, name, host_dirs, "counter.jar",
+                    artifacts=[base + "/udf.jar", "local:///opt/flink/usrlib/format.jar"])
+    args["job"]["jar"] = base + "/counter.jar"
+
+    # Plain http without Flink's switch for it: refused before anything is touched, naming the key.
+    res = run(collections_path, args, expect_ok=False)
+    assert res["option"] == "job.jar" and "user.artifacts.raw-http-enabled: true" in res["msg"], res
+    assert app_objects(k8s, namespace, name)["deployments"] == []
+
+    args["flink_config"]["user.artifacts.raw-http-enabled"] = True
+    out = run(collections_path, args)
+    assert out["changed"] and out["job_state"] == "RUNNING", out
+    pod = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"][0]
+    listing = k8s.exec(namespace, pod["metadata"]["name"], "find", "/opt/flink/artifacts", "-type", "f", check=True)
+    fetched = sorted(listing.stdout.split())
+    target = "/opt/flink/artifacts/%s/%s" % (namespace, name)
+    # The remote ones are fetched; a local:// one is used where it is (Flink's LocalArtifactFetcher copies nothing).
+    assert fetched == ["%s/%s" % (target, f) for f in ("counter.jar", "udf.jar")], listing.stdout
+    config = k8s.exec(namespace, pod["metadata"]["name"], "cat", "/opt/flink/conf/config.yaml", check=True).stdout
+    assert "udf.jar" in config and "format.jar" in config, config
+    wait_for_more_output(host_dirs["out"], 20, timeout=180)
+    assert run(collections_path, args)["changed"] is False
+
+    # Another artifact list is an upgrade of the job (check mode predicts it; nothing changes).
+    other = dict(args, job=dict(args["job"], artifacts=[base + "/udf.jar"]))
+    predicted = run(collections_path, other, check=True, diff=True)
+    assert predicted["changed"] and predicted["actions"], predicted
+    assert predicted["diff"]["before"]["job"]["artifacts"] != predicted["diff"]["after"]["job"]["artifacts"]
+
+    out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                 "kubeconfig": k8s.kubeconfig, "state": "absent"})
+    assert out["changed"] and not any(app_objects(k8s, namespace, name).values())
+
+
+def test_native_application_from_an_image_built_with_flink_image(k8s, namespace, collections_path, host_dirs):
+    """The seed's custom-image path: flink_image bakes the job jar into usrlib of an image; the image goes into the
+    cluster's containerd (as a registry push would make it pullable), and the application runs its local:// jar
+    with no volume for it."""
+    make_service_account(k8s, namespace)
+    name = cluster_id("baked")
+    image = "flinkops-test/%s:1" % name
+    jar = os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar")
+    built = run_playbook(collections_path, tasks=[{"name": "image", "register": "out", "flinkops.flink.flink_image": {
+        "name": image, "base_image": flink_image(FLINK_DEFAULT), "usrlib": [jar]}}])
+    assert built.rc == 0, built.stdout[-3000:]
+    assert built.task("image")["changed"], built.task("image")
+    try:
+        load = subprocess.run(["bash", os.path.join(REPO, "testbed", "kubernetes", "cluster.sh"), "load-images", image],
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert load.returncode == 0, load.stdout + load.stderr
+        args = app_args(k8s, namespace, name, host_dirs, "flinkops-examples.jar")
+        args["image"] = image
+        args["flink_version"] = FLINK_DEFAULT  # the tag does not tell it
+        template = args["pod_template"]["spec"]
+        template["containers"][0]["volumeMounts"] = [m for m in template["containers"][0]["volumeMounts"]
+                                                     if m["name"] != "usrlib"]
+        template["volumes"] = [v for v in template["volumes"] if v["name"] != "usrlib"]
+        assert not os.listdir(host_dirs["jars"])  # the jar is in the image only
+        out = run(collections_path, args)
+        assert out["changed"] and out["job_state"] == "RUNNING", out
+        pod = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"][0]
+        assert pod["spec"]["containers"][0]["image"] == image
+        wait_for_more_output(host_dirs["out"], 20, timeout=180)
+        assert run(collections_path, args)["changed"] is False
+        out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
+                                     "kubeconfig": k8s.kubeconfig, "state": "absent"})
+        assert out["changed"] and not any(app_objects(k8s, namespace, name).values())
+    finally:
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)

@@ -276,6 +276,8 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
     k8s.kubectl("create", "secret", "generic", "creds", "--from-literal=user=alice",
                 "--from-literal=token=s3cr3t", "-n", namespace)
     name = cluster_id("feat")
+    # flink_config_secrets: in a Secret of the cluster's only (a key Flink does not mask, one it masks).
+    hidden, hidden_s3 = "cfg-%s" % secrets.token_hex(6), "cfg-s3-%s" % secrets.token_hex(6)
     # A custom entrypoint of the user's (here from a ConfigMap the template mounts) that hands over to the image's.
     k8s.kubectl("create", "configmap", "custom-entrypoint", "-n", namespace, "--from-literal=entrypoint.sh="
                 '#!/bin/bash\necho "$@" > /tmp/custom-entrypoint-args\nexec /docker-entrypoint.sh "$@"\n')
@@ -293,7 +295,8 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         annotations={"example.org/owner": "data-team"}, node_selector={"kubernetes.io/hostname": k8s.node_name},
         tolerations=[{"key": "example.org/dedicated", "operator": "Equal", "value": "flink", "effect": "NoSchedule"}],
         log_level="INFO", java_opts="-Dflinkops.all=yes", jobmanager={"java_opts": "-Dflinkops.role=jm"},
-        jemalloc=False, entrypoint=["/opt/custom/entrypoint.sh"])
+        jemalloc=False, entrypoint=["/opt/custom/entrypoint.sh"],
+        flink_config_secrets={"flinkops.test.credential": hidden, "s3.secret-key": hidden_s3})
     out = run(collections_path, args).task("session")
     assert out["changed"] and len(out["taskmanagers"]) == 1, out
     pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"]
@@ -325,11 +328,28 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
         assert "libjvm.so" in maps and "libjemalloc" not in maps, (pname, pid)
         # entrypoint: Flink's kubernetes.entry.path, given Flink's start command, handing over to the image's.
         main = [c for c in spec["containers"] if c["name"] == "flink-main-container"][0]
-        assert main["command"] == ["/opt/custom/entrypoint.sh"], main.get("command")
+        # With flink_config_secrets, the config Secret's start script runs first and hands over to it.
+        assert main["command"] == ["/etc/flinkops/config-secrets/entrypoint.sh"], main.get("command")
         script = "kubernetes-%s.sh" % meta["labels"]["component"]
         assert script in k8s.exec(namespace, pname, "cat", "/tmp/custom-entrypoint-args").stdout, pname
-    # The secret's value never shows in the module's output.
-    assert "s3cr3t" not in json.dumps(out)
+        # The JVM reads the configuration the start script built: Flink's ConfigMap with the secrets appended.
+        environ = k8s.exec(namespace, pname, "sh", "-c", "tr '\\0' '\\n' < /proc/%s/environ" % pid).stdout
+        conf_dir = [line.split("=", 1)[1] for line in environ.splitlines() if line.startswith("FLINK_CONF_DIR=")]
+        assert conf_dir and conf_dir[0].startswith("/tmp/flinkops-conf."), (pname, conf_dir)
+        conf = k8s.exec(namespace, pname, "cat", conf_dir[0] + "/config.yaml").stdout
+        assert "flinkops.test.credential: %s" % hidden in conf and "s3.secret-key: %s" % hidden_s3 in conf, pname
+    # Flink runs with the secret settings (its REST API masks the key it considers sensitive)...
+    config = dict((e["key"], e["value"]) for e in json.loads(k8s.exec(
+        namespace, [p["metadata"]["name"] for p in pods if p["metadata"]["labels"]["component"] == "jobmanager"][0],
+        "wget", "-qO-", "http://localhost:8081/jobmanager/config").stdout))
+    assert config["flinkops.test.credential"] == hidden and config["s3.secret-key"] == "******", config
+    # ...which no ConfigMap, Deployment, pod, service or annotation of the cluster shows, nor the module's output.
+    objects = k8s.kubectl("get", "configmaps,deployments,replicasets,pods,services", "-n", namespace, "-o", "json").stdout
+    assert "flink-config-%s" % name in objects
+    for value in (hidden, hidden_s3, "s3cr3t"):
+        assert value not in objects and value not in json.dumps(out), value
+    secret = k8s.json("get", "secret", "%s-config-secrets" % name, "-n", namespace)
+    assert secret["metadata"]["labels"]["app"] == name
 
     out = run(collections_path, args).task("session")
     assert not out["changed"], out
@@ -351,6 +371,9 @@ def test_native_session_pod_features_and_live_log_level(k8s, namespace, collecti
     print("DEBUG lines after %.0fs" % (time.monotonic() - since))
     out = run(collections_path, debug).task("session")
     assert not out["changed"], out
+    # Removal takes the config Secret with the cluster.
+    run(collections_path, dict(args, state="absent"))
+    assert k8s.kubectl("get", "secret", "%s-config-secrets" % name, "-n", namespace, check=False).returncode != 0
 
 
 def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, tmp_path):

@@ -94,20 +94,38 @@ def test_operator_session_lifecycle(k8s, operator, namespace, collections_path, 
     assert [(d["name"], d["lifecycle_state"], d["mode"]) for d in info["deployments"]] == [(name, "STABLE", "session")]
     assert info["flink_version"] == version and info["overview"]["taskmanagers"] == 1, info
 
-    # A change in check + diff mode: the operator would redeploy; the diff names the field; nothing is touched.
-    changed = dict(args, flink_config=dict(args["flink_config"], **{"pipeline.max-parallelism": 64}))
+    # A change in check + diff mode: the operator would redeploy; the diff names the fields; nothing is touched. With
+    # it come flink_config_secrets, which live in a Secret the pods mount (as in native mode), never in the
+    # FlinkDeployment or a ConfigMap.
+    hidden = "flinkops-%s" % secrets.token_hex(8)
+    changed = dict(args, flink_config=dict(args["flink_config"], **{"pipeline.max-parallelism": 64}),
+                   flink_config_secrets={"flinkops.test.credential": hidden})
     out = run(collections_path, changed, check=True, diff=True).task("session")
     assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
-    assert out["actions"][0]["reason"] == "changed: flink_config.pipeline.max-parallelism", out["actions"]
+    assert out["actions"][0]["reason"].startswith("changed: flink_config.pipeline.max-parallelism"), out["actions"]
     assert out["diff"]["after"]["flink_config"]["pipeline.max-parallelism"] == 64
     assert "pipeline.max-parallelism" not in out["diff"]["before"]["flink_config"]
+    assert out["diff"]["after"]["flink_config_secrets"] == {"flinkops.test.credential": "********"}
     assert flink_deployment(k8s, namespace, name)["metadata"]["generation"] == generation
 
-    # Applied: the operator redeploys and the wait follows it to STABLE again, with the new setting in Flink.
+    # Applied: the operator redeploys and the wait follows it to STABLE again, with the new settings in Flink.
     out = run(collections_path, changed).task("session")
     assert out["changed"] and out["operator"]["lifecycle_state"] == "STABLE", out
     assert out["operator"]["reconciled_generation"] == generation + 1, out["operator"]
     assert not run(collections_path, changed).task("session")["changed"]
+    pod = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"][0]
+    seen = k8s.exec(namespace, pod["metadata"]["name"], "wget", "-qO-", "http://localhost:8081/jobmanager/config",
+                    check=True).stdout
+    assert {"key": "flinkops.test.credential", "value": hidden} in json.loads(seen), seen
+    everywhere = k8s.kubectl("get", "flinkdeployments,configmaps,deployments,replicasets,pods,services", "-n",
+                             namespace, "-o", "json").stdout
+    assert hidden not in everywhere
+    secret = k8s.json("get", "secret", "%s-config-secrets" % name, "-n", namespace)
+    assert secret["metadata"]["labels"]["app"] == name
+    # A new value of a secret setting is a change (the pods' template carries a salted digest, never the value).
+    rotated = dict(changed, flink_config_secrets={"flinkops.test.credential": hidden + "-2"})
+    out = run(collections_path, rotated, check=True).task("session")
+    assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
 
     # Removal: the FlinkDeployment and everything the operator made for it are gone.
     absent = {"name": name, "platform": "kubernetes", "mode": "operator", "namespace": namespace,
@@ -117,6 +135,7 @@ def test_operator_session_lifecycle(k8s, operator, namespace, collections_path, 
     assert flink_deployment(k8s, namespace, name) is None
     left = app_objects(k8s, namespace, name)
     assert not any(left.values()), left
+    assert k8s.kubectl("get", "secret", "%s-config-secrets" % name, "-n", namespace, check=False).returncode != 0
     assert not run(collections_path, absent).task("session")["changed"]
 
 
@@ -141,11 +160,10 @@ def test_operator_session_image_missing_fails_in_bounded_time(k8s, operator, nam
 
 
 @pytest.mark.parametrize("overrides, option, text", [
-    ({"flink_config_secrets": {"s3.secret-key": "x"}}, "flink_config_secrets", "anyone who may read them"),
     ({"service_account": "nobody"}, "service_account", "does not exist"),
     ({"flink_config": {"kubernetes.cluster-id": "other"}}, "flink_config.kubernetes.cluster-id", "conflicts"),
     ({"service_account": "norights"}, "service_account", "may not get pods"),
-], ids=["secrets-in-config", "service-account", "managed-key", "sa-without-rights"])
+], ids=["service-account", "managed-key", "sa-without-rights"])
 def test_operator_session_bad_input_touches_nothing(k8s, operator, namespace, collections_path,
                                                     overrides, option, text):
     make_service_account(k8s, namespace)

@@ -303,6 +303,7 @@ def test_k8s_foreign_deployment_and_left_over_services_are_refused():
     rec = load("k8s_session")
     cluster, actual = k8s_platform(rec)
     actual["deployment"].metadata.annotations = {}
+    actual["deployment"].metadata.labels = {"app": cluster.cluster_id}  # not one Flink's client made
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "name" and "did not create" in err.value.message
@@ -311,3 +312,21 @@ def test_k8s_foreign_deployment_and_left_over_services_are_refused():
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "name" and "without a Deployment" in err.value.message
+
+
+def test_k8s_session_started_by_flinks_client_is_adopted_when_the_spec_matches():
+    """The recorded cluster without the module's annotations is what kubernetes-session.sh with the same settings
+    leaves: its ConfigMap's configuration matches the spec, so the plan only annotates it; another spec is refused
+    naming the option, before anything is touched."""
+    rec = load("k8s_session")
+    name = rec["params"]["name"]
+    cluster, actual = k8s_platform(rec)
+    actual["deployment"].metadata.annotations = {}
+    assert [(k, t) for k, t, _r in planned(cluster, actual)] == [("adopt", "deployment %s" % name)]
+    cluster, actual = k8s_platform(rec, taskmanager={"slots": 7})
+    actual["deployment"].metadata.annotations = {}
+    with pytest.raises(SpecError) as err:
+        cluster.plan(actual, "present")
+    # slotmanager.number-of-slots.min (replicas x slots) differs too and comes first.
+    assert err.value.option == "taskmanager.replicas" and "started without this collection" in err.value.message
+    assert "taskmanager.slots (taskmanager.numberOfTaskSlots: running 2, spec 7)" in err.value.message

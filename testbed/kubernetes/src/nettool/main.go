@@ -1,6 +1,7 @@
 // nettool: a tiny static program for the cluster's network tests.
 //
 //	nettool serve PORT          answer HTTP GET with "flinkops-echo <hostname>"
+//	nettool files PORT DIR      serve the files of DIR over plain HTTP (job jars Flink fetches)
 //	nettool dns NAME            resolve NAME with the pod's resolver, print the addresses
 //	nettool get URL             HTTP GET, print status and body (exit 1 unless 200)
 //	nettool api PATH            GET https://kubernetes.default.svc<PATH> with the pod's
@@ -44,7 +45,7 @@ func show(resp *http.Response, err error) {
 
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: nettool serve PORT | dns NAME | get URL | api PATH | cat FILE | sleep")
+		die("usage: nettool serve PORT | files PORT DIR | dns NAME | get URL | api PATH | cat FILE | sleep")
 	}
 	switch os.Args[1] {
 	case "serve":
@@ -53,6 +54,11 @@ func main() {
 			fmt.Fprintf(w, "flinkops-echo %s\n", host)
 		})
 		die("%v", http.ListenAndServe(":"+os.Args[2], nil))
+	case "files":
+		if len(os.Args) < 4 {
+			die("usage: nettool files PORT DIR")
+		}
+		die("%v", http.ListenAndServe(":"+os.Args[2], http.FileServer(http.Dir(os.Args[3]))))
 	case "dns":
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
