@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 
+from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DEFAULT_DOCKER_HOST, docker_host_address, listed_rest_url)
@@ -238,9 +239,24 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         if self.spec.conf_dir:
             for action in creates:
                 self.entrypoint_start(action.role, action.index)
+        self.check_memory_with_flink(creates)
         jm_action = next((a for a in creates if a.role == "jobmanager"), None)
         if jm_action is not None and self.spec.rest_port:
             self._check_port_free(actual)
+
+    def check_memory_with_flink(self, creates):
+        """Flink's own memory calculation for each role about to get new containers (docker/flink_validation.py),
+        in a short-lived container of the image; skipped when the image is still to be pulled (check mode)."""
+        image_id = self.image_id()
+        if not image_id or str(image_id).startswith("to-be-pulled:"):
+            return
+        checks = []
+        for role in ("jobmanager", "taskmanager"):
+            action = next((a for a in creates if a.role == role), None)
+            if action is not None:
+                checks.append((role, dict((k, v) for k, v in self.flink_settings(role, action.index).items()
+                                          if k not in self.spec.secret_config)))
+        flink_validation.check_memory(self.api.client, self.spec.image, image_id, checks)
 
     def _check_port_free(self, actual):
         port = self.spec.rest_port

@@ -177,6 +177,22 @@ def test_changes_recreate_only_what_they_touch(collections_path, docker_client, 
     ids = dict((n, c.id) for n, c in containers(docker_client, cluster_name).items())
     jm = "%s-jobmanager" % cluster_name
 
+    # Memory Flink's own model refuses (issue 16): checked with Flink's BashJavaUtils in the image before anything
+    # is touched, in check mode too; the error names the option and quotes Flink; every container stays as it was.
+    for role, size, words in (("taskmanager", "600m", "exceed configured Total Flink Memory"),
+                              ("jobmanager", "200m", "exceed configured Total Process Memory")):
+        overrides = {"taskmanager": {"replicas": 2}}
+        overrides[role] = dict(overrides.get(role, {}), memory=size)
+        bad = session_task(cluster_name, image, port, **overrides)
+        for check in (True, False):
+            result = play(collections_path, bad, check=check)
+            failed = [r["result"] for r in result.results if r["status"] == "failed"]
+            assert result.rc != 0 and failed, result.stdout[-2000:]
+            assert failed[0]["msg"].startswith("%s.memory: Flink refuses" % role), failed[0]["msg"]
+            assert words in failed[0]["msg"], failed[0]["msg"]
+        assert dict((n, c.id) for n, c in containers(docker_client, cluster_name).items()) == ids
+        assert all(c.attrs["RestartCount"] == 0 for c in containers(docker_client, cluster_name).values())
+
     tm_mem = session_task(cluster_name, image, port, taskmanager={"replicas": 2, "memory": "1200m"})
     predicted = ok(collections_path, tm_mem, check=True, diff=True)
     assert predicted["diff"]["before"]["taskmanager"]["memory"] == "1152m"

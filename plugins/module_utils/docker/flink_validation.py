@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Flink's own check of a role's memory settings, run before a container is created or replaced.
+
+Flink's start scripts run ``BashJavaUtils GET_JM_RESOURCE_PARAMS`` / ``GET_TM_RESOURCE_PARAMS`` (Flink's memory
+model) before the JVM starts; a size below Flink's minimum or fractions that do not add up fail there, in a crash
+loop, after the old container is gone. The same class runs here first, in a short-lived container of the target
+image (its Flink, its configuration file, the settings the new container would get as ``-D``), with no network.
+A verdict of "valid" is cached on the host that runs the module by the hash of image id, role and settings, so a
+second run with the same values pays nothing. Secret settings are never passed (they would show in the
+container's ``docker inspect``); they are not memory settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+
+COMMANDS = {"jobmanager": "GET_JM_RESOURCE_PARAMS", "taskmanager": "GET_TM_RESOURCE_PARAMS"}
+LABEL_MANAGED = "org.flinkops.managed-by"
+JAVA = ('home="${FLINK_HOME:-/opt/flink}"; dist="$(ls "$home"/lib/flink-dist*.jar | head -n 1)"; '
+        'run() { java -Xmx64m -cp "$home/bin/bash-java-utils.jar:$dist" '
+        'org.apache.flink.runtime.util.bash.BashJavaUtils "$@" 2>&1; }; ')
+RESULT_MARK = "BASH_JAVA_UTILS_EXEC_RESULT:"
+
+
+def cache_dir():
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "flinkops", "validated")
+
+
+def verdict_key(image_id, role, settings):
+    data = json.dumps([image_id, role, sorted((k, str(v)) for k, v in settings.items())])
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def flink_reason(output):
+    """Flink's reason from BashJavaUtils' output: the message of the exception it ended with."""
+    for line in output.splitlines():
+        match = re.match(r'^Exception in thread "main" [\w.$]+: (.*)$', line.strip())
+        if match:
+            return match.group(1)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def dynamic_args(settings):
+    args = []
+    for key, value in sorted(settings.items()):
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            value = json.dumps(value)
+        args += ["-D", "%s=%s" % (key, value)]
+    return args
+
+
+def script(checks):
+    """One bash script that runs BashJavaUtils for each (role, settings) and stops at the first refusal, printing
+    ``ROLE <role>`` before each (one container and one JVM start per role, instead of a container per role)."""
+    lines = [JAVA]
+    for role, settings in checks:
+        args = " ".join(shlex.quote(a) for a in [COMMANDS[role], "--configDir", "/opt/flink/conf"] + dynamic_args(settings))
+        lines.append("echo ROLE %s; run %s || exit 3; " % (role, args))
+    return "".join(lines)
+
+
+def check_memory(client, image, image_id, checks, timeout=120):
+    """Run Flink's memory calculation for each (role, settings) of ``checks`` in ``image``; SpecError naming the
+    role's memory option with Flink's reason when Flink refuses them. ``client`` is a docker.DockerClient.
+    Returns the roles checked (cached verdicts are not checked again)."""
+    todo = [(role, settings) for role, settings in checks
+            if not os.path.exists(os.path.join(cache_dir(), verdict_key(image_id, role, settings)))]
+    if not todo:
+        return []
+    try:
+        container = client.containers.create(image, entrypoint=["bash", "-c", script(todo)], network_disabled=True,
+                                             labels={LABEL_MANAGED: "flinkops.flink"})
+        try:
+            container.start()
+            status = container.wait(timeout=timeout)
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        finally:
+            container.remove(force=True)
+    except DockerException as exc:
+        raise BackendError("running Flink's memory check in image %s failed: %s" % (image, exc), option="image")
+    code = status.get("StatusCode") if isinstance(status, dict) else status
+    sections = re.split(r"^ROLE (\w+)$", output, flags=re.M)
+    results = dict(zip(sections[1::2], sections[2::2]))
+    for role, settings in todo:
+        part = results.get(role)
+        if part is None or RESULT_MARK not in part:
+            if code == 0 and part is None:
+                raise BackendError("Flink's memory check in image %s printed nothing for the %s: %s" % (
+                    image, role, output[-500:]), option="image")
+            raise SpecError("Flink refuses the %s's memory settings, nothing was changed: %s" % (
+                role, flink_reason(part or output)), option="%s.memory" % role,
+                hint="Raise %s.memory, or change the %s.memory.* keys of flink_config (checked with Flink's own "
+                     "BashJavaUtils %s in image %s)" % (role, role, COMMANDS[role], image))
+        remember(verdict_key(image_id, role, settings))
+    return [role for role, _settings in todo]
+
+
+def remember(key):
+    try:
+        os.makedirs(cache_dir(), exist_ok=True)
+        with open(os.path.join(cache_dir(), key), "w") as handle:
+            handle.write("valid\n")
+    except OSError:
+        pass  # no cache: the next changing run checks again
