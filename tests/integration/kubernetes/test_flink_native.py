@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import CACHE
 from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
+from tests.integration.kubernetes.test_operator import run as session  # one flink_session task, any mode
 from tests.lib.ansible import run_playbook
 
 pytestmark = pytest.mark.kubernetes
@@ -59,15 +60,6 @@ def run_client(k8s, dist, *args, timeout=300):
     env = dict(k8s.env, FLINK_HOME=dist)
     env.pop("FLINK_CONF_DIR", None)
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=dist, check=False)
-
-
-def session(collections_path, args, expect_ok=True, **kwargs):
-    result = run_playbook(collections_path, tasks=[{"name": "session", "flinkops.flink.flink_session": args,
-                                                    "register": "out"}], **kwargs)
-    if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
-        pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
-    return result
 
 
 def rest(base, path):
