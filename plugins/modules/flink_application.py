@@ -239,6 +239,25 @@ EXAMPLES = r"""
       upgrade_mode: savepoint
       savepoint_dir: s3://flink/savepoints
 
+- name: Native Kubernetes, the job jar and a UDF jar fetched by the JobManager over HTTPS, a credential in a Secret
+  flinkops.flink.flink_application:
+    name: enrich
+    platform: kubernetes
+    namespace: flink
+    service_account: flink
+    flink_home: /opt/flink-2.2.1
+    image: flink:2.2.1-java17
+    flink_config:
+      execution.checkpointing.interval: 10s
+      execution.checkpointing.dir: s3://flink/checkpoints
+    flink_config_secrets:
+      user.artifacts.http-headers: "Authorization:Bearer {{ vault_jar_token }}"
+    job:
+      jar: https://jars.example.com/enrich-1.4.jar
+      artifacts: [https://jars.example.com/udf-geo-2.0.jar]
+      entry_class: com.example.Enrich
+      savepoint_dir: s3://flink/savepoints
+
 - name: A savepoint of it now (a FlinkStateSnapshot the operator completes), say before a risky change elsewhere
   flinkops.flink.flink_application:
     name: clicks
