@@ -21,10 +21,10 @@ import re
 import shlex
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import LABEL_MANAGED, MANAGED_BY
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 
 COMMANDS = {"jobmanager": "GET_JM_RESOURCE_PARAMS", "taskmanager": "GET_TM_RESOURCE_PARAMS"}
-LABEL_MANAGED = "org.flinkops.managed-by"
 JAVA = ('home="${FLINK_HOME:-/opt/flink}"; dist="$(ls "$home"/lib/flink-dist*.jar | head -n 1)"; '
         'run() { java -Xmx64m -cp "$home/bin/bash-java-utils.jar:$dist" '
         'org.apache.flink.runtime.util.bash.BashJavaUtils "$@" 2>&1; }; ')
@@ -81,7 +81,7 @@ def check_memory(client, image, image_id, checks, timeout=120):
         return []
     try:
         container = client.containers.create(image, entrypoint=["bash", "-c", script(todo)], network_disabled=True,
-                                             labels={LABEL_MANAGED: "flinkops.flink"})
+                                             labels={LABEL_MANAGED: MANAGED_BY})
         try:
             container.start()
             status = container.wait(timeout=timeout)
