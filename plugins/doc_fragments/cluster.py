@@ -199,6 +199,11 @@ options:
         the way each format expects.
       - Keys that Flink 2.x removed are refused for Flink 2.x with the key that replaces them.
       - Keys the module manages (memory, slots, addresses) are refused with the option to use instead.
+      - Flink's port keys (C(rest.port), C(rest.bind-port), C(jobmanager.rpc.port), C(blob.server.port),
+        C(taskmanager.rpc.port), C(taskmanager.data.port), C(metrics.internal.query-service.port)) are parsed as
+        Flink parses them (a number, or for some a range C(50100-50200) or a list); two ports of one process
+        (JobManager or TaskManager) set to the same fixed number, explicitly or against Flink's default, are
+        refused before anything is touched.
       - On platform C(docker), containers start with C(cluster.registration.error-delay=1000) (milliseconds; Flink's
         default is 10 s) so that a TaskManager started before the JobManager retries soon. Set the key here to
         change it; the default itself is not part of the desired state (changing it recreates nothing).
@@ -230,6 +235,8 @@ options:
       source:
         description:
           - Path on the Docker host (C(bind)) or volume name (C(volume)). Not used for C(tmpfs).
+          - A C(bind) source must be an absolute path and a C(volume) source a valid volume name; each target may
+            appear once. Both are refused before anything is touched.
         type: str
       target:
         description:

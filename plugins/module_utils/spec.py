@@ -10,6 +10,7 @@ import re
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     JAVA_OPTS_KEYS, FlinkVersion, check_keys, version_from_image)
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_ports import check_ports
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory, parse_memory
 
 # A cluster id must be a DNS-1123 label; Flink's native Kubernetes mode derives longer names from
@@ -17,6 +18,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.memory import forma
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 NAME_MAX = 45
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VOLUME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 LABEL_PREFIX = "org.flinkops."
 
 # Keys the module sets itself from dedicated options: setting them in flink_config conflicts.
@@ -159,6 +161,7 @@ class ClusterSpec(object):
                     raise SpecError("key %r conflicts with the option %s" % (key, MANAGED_KEYS[key]),
                                     option="%s.%s" % (option, key),
                                     hint="Remove it from %s and set %s" % (option, MANAGED_KEYS[key]))
+        check_ports(spec.flink_config)
         spec._java_opts(params)
         both = set(spec.flink_config) & set(spec.secret_config)
         if both:
@@ -189,6 +192,7 @@ class ClusterSpec(object):
         spec.conf_dir = params.get("conf_dir")
         if spec.conf_dir is not None and not str(spec.conf_dir).startswith("/"):
             raise SpecError("must be an absolute path on the Docker host, got %r" % spec.conf_dir, option="conf_dir")
+        targets = {}
         for index, mount in enumerate(params.get("mounts") or []):
             target = mount.get("target")
             option = "mounts[%d]" % index
@@ -198,6 +202,19 @@ class ClusterSpec(object):
             mtype = mount.get("type") or "bind"
             if mtype != "tmpfs" and not mount.get("source"):
                 raise SpecError("source is required for a %s mount" % mtype, option=option + ".source")
+            source = mount.get("source")
+            if mtype == "bind" and not str(source).startswith("/"):
+                raise SpecError("source of a bind mount must be an absolute path on the host, got %r" % source,
+                                option=option + ".source",
+                                hint="Give the full path (a relative path means nothing to the Docker host or kubelet)")
+            if mtype == "volume" and not VOLUME_NAME_RE.match(str(source)):
+                raise SpecError("%r is not a volume name" % (source,), option=option + ".source",
+                                hint="A volume name starts with a letter or digit and holds letters, digits, "
+                                     "'_', '.' and '-'; for a host path use type bind")
+            if target.rstrip("/") in targets:
+                raise SpecError("target %s is also the target of mounts[%d]" % (target, targets[target.rstrip("/")]),
+                                option=option + ".target", hint="Mount each path in the container once")
+            targets[target.rstrip("/")] = index
             if spec.conf_dir and target.rstrip("/") == "/opt/flink/conf":
                 raise SpecError("mounts /opt/flink/conf while conf_dir is set", option=option + ".target",
                                 hint="Use conf_dir alone to provide a configuration directory")

@@ -41,3 +41,14 @@ def test_script_checks_each_role_and_stops_at_the_first_refusal():
     text = flink_validation.script([("jobmanager", {"a": "x y"}), ("taskmanager", {"b": "1"})])
     assert "echo ROLE jobmanager; run GET_JM_RESOURCE_PARAMS --configDir /opt/flink/conf -D 'a=x y' || exit 3" in text
     assert text.index("ROLE jobmanager") < text.index("ROLE taskmanager")
+
+
+def test_a_refusal_that_quotes_a_key_of_flink_config_names_that_key():
+    settings = {"taskmanager.memory.process.size": "1728m", "taskmanager.memory.jvm-overhead.fraction": "lots"}
+    reason = "Could not parse value 'lots' for key 'taskmanager.memory.jvm-overhead.fraction'."
+    assert flink_validation.option_at_fault("taskmanager", reason, settings) == "flink_config.taskmanager.memory.jvm-overhead.fraction"
+    # A key Flink derived (not given) or the process size itself: the role's memory option.
+    assert flink_validation.option_at_fault("taskmanager", "Inconsistently configured Key: 'taskmanager.memory.network.fraction'",
+                              settings) == "taskmanager.memory"
+    assert flink_validation.option_at_fault("jobmanager", "'jobmanager.memory.process.size' too small",
+                              {"jobmanager.memory.process.size": "200m"}) == "jobmanager.memory"

@@ -159,6 +159,13 @@ def test_defaults():
     ({"java_opts": "-Da=1", "flink_config": {"env.java.opts.taskmanager": "-Db=2"}},
      "flink_config.env.java.opts.taskmanager"),
     ({"env": {"DISABLE_JEMALLOC": "true"}}, "env.DISABLE_JEMALLOC"),
+    ({"mounts": [{"target": "/data", "source": "data"}]}, "mounts[0].source"),
+    ({"mounts": [{"target": "/data", "source": "./data"}]}, "mounts[0].source"),
+    ({"mounts": [{"target": "/data", "source": "/vol/a", "type": "volume"}]}, "mounts[0].source"),
+    ({"mounts": [{"target": "/data", "source": "/a"}, {"target": "/data/", "source": "/b"}]}, "mounts[1].target"),
+    ({"mounts": [{"target": "data", "source": "/a"}]}, "mounts[0].target"),
+    ({"flink_config": {"jobmanager.rpc.port": 8081}}, "flink_config.jobmanager.rpc.port"),
+    ({"flink_config": {"rest.port": "http"}}, "flink_config.rest.port"),
 ])
 def test_bad_input_names_the_option(params, option):
     with pytest.raises(SpecError) as err:

@@ -50,6 +50,15 @@ def flink_reason(output):
     return lines[-1] if lines else "no output"
 
 
+def option_at_fault(role, reason, settings):
+    """The option to name for Flink's refusal: flink_config.<key> when Flink quotes a key of flink_config (every
+    setting but the process size and slots comes from there), else <role>.memory."""
+    for key in re.findall(r"'([a-z0-9][\w.-]*)'", reason):
+        if key in settings and key not in ("%s.memory.process.size" % role, "taskmanager.numberOfTaskSlots"):
+            return "flink_config.%s" % key
+    return "%s.memory" % role
+
+
 def dynamic_args(settings):
     args = []
     for key, value in sorted(settings.items()):
@@ -99,12 +108,23 @@ def check_memory(client, image, image_id, checks, timeout=120):
             if code == 0 and part is None:
                 raise BackendError("Flink's memory check in image %s printed nothing for the %s: %s" % (
                     image, role, output[-500:]), option="image")
+            reason = flink_reason(part or output)
             raise SpecError("Flink refuses the %s's memory settings, nothing was changed: %s" % (
-                role, flink_reason(part or output)), option="%s.memory" % role,
+                role, reason), option=option_at_fault(role, reason, settings),
                 hint="Raise %s.memory, or change the %s.memory.* keys of flink_config (checked with Flink's own "
                      "BashJavaUtils %s in image %s)" % (role, role, COMMANDS[role], image))
         remember(verdict_key(image_id, role, settings))
     return [role for role, _settings in todo]
+
+
+def check_roles(client, image, image_id, settings_by_role, secret_keys=()):
+    """check_memory for the roles of ``settings_by_role`` ({role: flat Flink settings}), leaving out the secret
+    keys; nothing when the image is not known yet (``image_id`` None: in check mode before a pull)."""
+    if not image_id or str(image_id).startswith("to-be-pulled:"):
+        return []
+    checks = [(role, dict((k, v) for k, v in settings.items() if k not in secret_keys))
+              for role, settings in sorted(settings_by_role.items())]
+    return check_memory(client, image, image_id, checks)
 
 
 def remember(key):

@@ -26,6 +26,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.compose.cli import 
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import ROLES, ComposeProject
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
     COMPOSE_FILE, SECRETS_FILE, changed_keys, service_sections, without_scale)
+from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address, listed_rest_url
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage
@@ -236,6 +237,9 @@ class ComposeCluster(ComposeProject, ClusterPlatform):
         if not any(a.role == "file" for a in actions):
             return
         self.check_plugins()
+        # Flink's own memory check (docker/flink_validation.py) in a short-lived container of the image.
+        flink_validation.check_roles(self.api.client, self.spec.image, self.image.id(),
+                                     dict((role, self.flink_settings(role)) for role in ROLES), self.spec.secret_config)
         if self.external_network:
             try:
                 found = [n for n in self.api.networks(filters={"name": self.external_network})

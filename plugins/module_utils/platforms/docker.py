@@ -247,16 +247,13 @@ class DockerCluster(DockerContainers, ClusterPlatform):
     def check_memory_with_flink(self, creates):
         """Flink's own memory calculation for each role about to get new containers (docker/flink_validation.py),
         in a short-lived container of the image; skipped when the image is still to be pulled (check mode)."""
-        image_id = self.image_id()
-        if not image_id or str(image_id).startswith("to-be-pulled:"):
-            return
-        checks = []
+        settings = {}
         for role in ("jobmanager", "taskmanager"):
             action = next((a for a in creates if a.role == role), None)
             if action is not None:
-                checks.append((role, dict((k, v) for k, v in self.flink_settings(role, action.index).items()
-                                          if k not in self.spec.secret_config)))
-        flink_validation.check_memory(self.api.client, self.spec.image, image_id, checks)
+                settings[role] = self.flink_settings(role, action.index)
+        flink_validation.check_roles(self.api.client, self.spec.image, self.image_id(), settings,
+                                     self.spec.secret_config)
 
     def _check_port_free(self, actual):
         port = self.spec.rest_port

@@ -23,8 +23,10 @@ import json
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, EngineClient, NotFound
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
+    APIError, DockerException, EngineClient, NotFound)
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
@@ -339,6 +341,34 @@ class SwarmCluster(ClusterPlatform):
                     raise BackendError("removing %s failed: %s" % (what, exc.explanation or exc))
             time.sleep(1)
 
+    # Checks before anything is touched ---------------------------------------------------------
+    def preflight(self, actions, actual):
+        """Flink's own memory check for each role whose service is created or updated."""
+        roles = sorted(set(a.role for a in actions if a.role in ROLES and a.kind in ("create", "update")))
+        if roles:
+            self.check_memory_with_flink(roles)
+
+    def check_memory_with_flink(self, roles):
+        """docker/flink_validation.py on the manager, in the image the services will run (pinned to its digest):
+        the manager pulls it when it lacks it (in check mode the check is left to the real run instead)."""
+        image = self.service(roles[0]).pinned_image()
+        try:
+            image_id = self.client.api.inspect_image(image)["Id"]
+        except NotFound:
+            if self.module.check_mode:
+                return
+            try:
+                image_id = self.client.api.client.images.pull(image).id
+            except DockerException as exc:
+                raise SpecError("image %s could not be pulled on the manager for Flink's memory check: %s" % (
+                    image, getattr(exc, "explanation", None) or exc), option="image",
+                    hint="Check the name and that the manager can reach the registry")
+        except DockerException as exc:
+            raise BackendError("inspecting image %s on the manager failed: %s" % (image, exc))
+        flink_validation.check_roles(self.client.api.client, image, image_id,
+                                     dict((role, self.flink_settings(role)) for role in roles),
+                                     self.spec.secret_config)
+
     # Readiness ----------------------------------------------------------------------------------
     def rest_url(self):
         if self.params.get("rest_url"):
@@ -363,13 +393,27 @@ class SwarmCluster(ClusterPlatform):
             self._rest = FlinkRest(url, timeout=10)
         return self._rest
 
+    def _jobmanager_rest_url(self, deadline, sleep):
+        """The REST URL of the JobManager's running task. In host mode the port is published on the task's node
+        only, so the URL waits for that node rather than falling back to the manager's address (nothing would
+        ever answer there)."""
+        while True:
+            self._rest_url = None
+            url = self.rest_url()
+            if self.publish_mode != "host" or self.params.get("rest_url") or self._rest_url:
+                return url
+            if time.monotonic() > deadline:
+                raise WaitTimeout("timed out waiting for the node of the JobManager's task (its REST port is "
+                                  "published in host mode on that node only)", option="wait_timeout")
+            time.sleep(sleep)
+
     def wait_ready(self, timeout, sleep):
         """Both services converged on ready nodes, REST answers and exactly the TaskManagers
         <name>-taskmanager-1..N are registered, from their current tasks, with the requested slots."""
         deadline = time.monotonic() + timeout
         jm = self.service("jobmanager")
         jm.wait(timeout, sleep)
-        url = self.rest_url()
+        url = self._jobmanager_rest_url(deadline, sleep)
         tm = self.service("taskmanager")
         tm.params["rest_url"] = url
         failed_before = jm.failed_task_ids()
@@ -382,7 +426,18 @@ class SwarmCluster(ClusterPlatform):
                 raise BackendError("the JobManager service %s exited %d times since it first ran; its log: %s" % (
                     jm.spec.name, len(failed), jm.log_excerpt() or "(not readable)"),
                     hint="docker service logs %s shows all of it" % jm.spec.name)
-        tm.wait(max(1, deadline - time.monotonic()), sleep, watch=jobmanager_stays_up)
+        try:
+            tm.wait(max(1, deadline - time.monotonic()), sleep, watch=jobmanager_stays_up)
+        except WaitTimeout as exc:
+            if "REST not answering" not in (exc.partial.get("summary") or ""):
+                raise
+            # The TaskManagers wait on a JobManager whose REST port does not answer: say what its service's
+            # tasks and log say, so that the time-out names the JobManager's trouble, not the TaskManagers'.
+            exc.partial["jobmanager_tasks"] = jm.tasks(False)
+            exc.hint = "%s. The JobManager service's tasks: %s; its log: %s" % (
+                exc.hint, jobmanager_tasks_summary(exc.partial["jobmanager_tasks"]),
+                jm.log_excerpt() or "(not readable)")
+            raise
 
         def probe():
             try:
@@ -437,6 +492,14 @@ class SwarmCluster(ClusterPlatform):
         return "http://%s:%d" % (host, port["PublishedPort"])
 
 
+def jobmanager_tasks_summary(tasks):
+    """One line per task of a service: slot, node, state (desired), message and error."""
+    return "; ".join("%s on %s %s (desired %s)%s%s" % (
+        t["id"], t["node"] or "no node", t["state"], t["desired_state"],
+        ": %s" % t["message"] if t["message"] else "", ", error: %s" % t["error"] if t["error"] else "")
+        for t in tasks[-5:]) or "none"
+
+
 def _label_view(service):
     """The part of the spec's view a service carries (label org.flinkops.spec), {} when it has none."""
     try:
@@ -449,7 +512,7 @@ def task_node_address(client, service_name):
     """The address of the node that runs the service's task (where a host-mode port is published), or None."""
     try:
         tasks = client.api.tasks(filters={"service": service_name, "desired-state": "running"})
-        running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running"] or tasks
+        running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running"]
         if not running or not running[0].get("NodeID"):
             return None
         node = client.api.inspect_node(running[0]["NodeID"])

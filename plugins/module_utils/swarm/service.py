@@ -386,7 +386,10 @@ class SwarmService(object):
             raise BackendError("the swarm refused the request: %s" % (exc.explanation or exc), option="name")
 
     # -- waiting -------------------------------------------------------------------------------------
-    def tasks(self, desired_running=True):
+    def tasks(self, desired_running=True, template=None):
+        """The service's tasks, oldest slot first. With ``template`` (the service's Spec.TaskTemplate) each says
+        whether it runs that template's container spec ("current"): right after an update the swarm may not have
+        replaced a task yet, and a task of the old spec still says desired "running"."""
         filters = {"service": self.spec.name}
         if desired_running:
             filters["desired-state"] = "running"
@@ -408,6 +411,7 @@ class SwarmService(object):
                         "state": status.get("State"), "desired_state": t.get("DesiredState"),
                         "message": status.get("Message") or "", "error": status.get("Err") or "",
                         "created": t.get("CreatedAt") or "",
+                        "current": template is None or is_current(t, template),
                         "addresses": [a.split("/")[0] for n in t.get("NetworksAttachments") or []
                                       for a in n.get("Addresses") or []]})
         return sorted(out, key=lambda t: (t["slot"] or 0, t["created"]))
@@ -418,10 +422,12 @@ class SwarmService(object):
         if update.get("State") in ("paused", "rollback_paused", "rollback_completed"):
             raise BackendError("the service update %s: %s" % (update.get("State"), update.get("Message")),
                                option="update_config", partial={"tasks": self.tasks(False)})
-        every = self.tasks(False)
+        every = self.tasks(False, template=service["Spec"].get("TaskTemplate"))
         tasks = [t for t in every if t["desired_state"] == "running"]
-        # A task on a node the swarm lost still says "running" until the swarm notices; it does not count.
-        running = [t for t in tasks if t["state"] == "running" and t["node_state"] == "ready"]
+        # A task on a node the swarm lost still says "running" until the swarm notices; it does not count. Nor
+        # does a task of the spec before an update the swarm has not begun yet (its UpdateStatus may still say
+        # "completed" from the update before, or nothing).
+        running = [t for t in tasks if t["state"] == "running" and t["node_state"] == "ready" and t["current"]]
         error = placement_error(self.spec.name, tasks, self.pending_since, time.monotonic())
         if error is not None:
             raise error
@@ -509,6 +515,13 @@ class SwarmService(object):
                                   hint="Last seen: %s. Raise wait_timeout if the cluster is just slow" % (
                                       state.get("summary")))
             time.sleep(sleep)
+
+
+def is_current(task, template):
+    """Whether a task (as the API lists it) runs the container spec of the service's TaskTemplate. The swarm copies
+    the template into each task it creates; only the container spec is compared (the task's copy lacks fields such
+    as Runtime that the service's has), which holds everything this collection changes, its labels included."""
+    return ((task.get("Spec") or {}).get("ContainerSpec") or {}) == ((template or {}).get("ContainerSpec") or {})
 
 
 def placement_error(name, tasks, pending_since, now):

@@ -12,6 +12,7 @@ from tests.conftest import FLINK_DEFAULT, flink_image, remove_cluster
 from tests.integration.docker.conftest import free_port
 from tests.integration.docker.test_session import session_task
 from tests.lib.ansible import run_playbook
+from tests.lib.bad_input import cases, catalogue_tasks, problems
 
 pytestmark = [pytest.mark.docker]
 
@@ -44,36 +45,21 @@ def taken_port():
     sock.close()
 
 
-CASES = {
-    "invalid name": ({"name": "Orders_DB"}, "name", "DNS-1123"),
-    "unparsable memory": ({"taskmanager": {"memory": "plenty"}}, "taskmanager.memory", "1600m"),
-    "zero slots": ({"taskmanager": {"slots": 0}}, "taskmanager.slots", "at least 1"),
-    "negative taskmanagers": ({"taskmanager": {"replicas": -2}}, "taskmanager.replicas", "0 or more"),
-    "plugin the image lacks": ({"plugins": ["flink-nonexistent-fs"]}, "plugins[0]", "Choose one of"),
-    "image that does not exist": ({"image": "flinkops/flink-missing:2.2.1-java17"}, "image", "could not be pulled"),
-    "key removed in Flink 2": ({"flink_config": {"taskmanager.heap.size": "1g"}}, "flink_config.taskmanager.heap.size",
-                               "removed in Flink 2.0"),
-    "slots in flink_config and taskmanager.slots": ({"flink_config": {"taskmanager.numberOfTaskSlots": 4}},
-                                                    "flink_config.taskmanager.numberOfTaskSlots", "taskmanager.slots"),
-    "version that contradicts the image": ({"flink_version": "1.20.5"}, "flink_version", "conflicts with the image tag"),
-    "managed environment variable": ({"env": {"FLINK_PROPERTIES": "a: b"}}, "env.FLINK_PROPERTIES", "flink_config"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_touches_nothing(case, collections_path, docker_client, existing):
-    overrides, option, words = CASES[case]
+@pytest.fixture(scope="module")
+def catalogue(collections_path, docker_client, existing):
+    """Every case of the catalogue as one playbook against the running cluster, with snapshots around it."""
     before = snapshot(docker_client, existing["name"])
-    task = session_task(existing["name"], existing["image"], existing["port"], taskmanager={"replicas": 1})
-    for key, value in overrides.items():
-        args = task["flinkops.flink.flink_session"]
-        args[key] = dict(args[key], **value) if isinstance(value, dict) and isinstance(args.get(key), dict) else value
-    result = run_playbook(collections_path, tasks=[task])
-    assert result.rc != 0, result
-    out = result.task("session")
-    assert out["msg"].startswith(option + ":"), out["msg"]
-    assert words in out["msg"], out["msg"]
-    assert snapshot(docker_client, existing["name"]) == before
+    args = session_task(existing["name"], existing["image"], existing["port"],
+                        taskmanager={"replicas": 1})["flinkops.flink.flink_session"]
+    result = run_playbook(collections_path, tasks=catalogue_tasks("flinkops.flink.flink_session", args, "docker"))
+    return result, before, snapshot(docker_client, existing["name"])
+
+
+def test_bad_input_catalogue_names_the_option_and_touches_nothing(catalogue):
+    result, before, after = catalogue
+    assert len(cases("docker")) >= 40
+    assert problems(result, "docker") == []
+    assert after == before  # same containers (ids), states and labels, same network
 
 
 def test_port_taken_by_a_process(collections_path, docker_client, existing, taken_port):
