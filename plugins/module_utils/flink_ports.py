@@ -37,17 +37,15 @@ def parse_ports(key, value, option="flink_config"):
         raise SpecError("%r is not a port" % (value,), option=where, hint="Give a number from 0 to 65535")
     text = str(value)
     parts = [] if text.strip() == "" else text.split(",")
+    hint = "Give a number from 0 to 65535" + ("" if key in SINGLE else ", a range such as 50100-50200 or a list of them")
     if not parts or (key in SINGLE and len(parts) > 1):
-        raise SpecError("%r is not a port" % (value,), option=where,
-                        hint="Give a number from 0 to 65535%s" % ("" if key in SINGLE else
-                                                                 ", a range such as 50100-50200 or a list of them"))
+        raise SpecError("%r is not a port" % (value,), option=where, hint=hint)
     ranges = []
     for part in parts:
         match = _PART_RE.match(part)
         if not match or (match.group(2) is not None and key in SINGLE):
             raise SpecError("%r is not a port%s" % (value, "" if key in SINGLE else " or port range"), option=where,
-                            hint="Give a number from 0 to 65535%s" % (
-                                "" if key in SINGLE else ", a range such as 50100-50200 or a list of them"))
+                            hint=hint)
         low = int(match.group(1))
         high = int(match.group(2)) if match.group(2) is not None else low
         if high > 65535 or low > high:

@@ -57,8 +57,8 @@ CASES = [
      "absolute path", ALL),
     ("volume name that is a path", {"mounts": [{"type": "volume", "source": "/srv/vol", "target": "/data"}]},
      "mounts[0].source", "not a volume name", ALL),
-    ("mount target twice", {"mounts": [{"source": "/tmp", "target": "/data"}, {"source": "/var/tmp",
-                                                                              "target": "/data/"}]},
+    ("mount target twice", {"mounts": [{"source": "/tmp", "target": "/data"},
+                                       {"source": "/var/tmp", "target": "/data/"}]},
      "mounts[1].target", "also the target", ALL),
     ("relative mount target", {"mounts": [{"source": "/tmp", "target": "data"}]}, "mounts[0].target", "absolute", ALL),
     ("mount without a source", {"mounts": [{"type": "volume", "target": "/data"}]}, "mounts[0].source",
@@ -102,8 +102,8 @@ def with_overrides(args, overrides):
     """A copy of a module's arguments with a case's overrides (dicts of dicts merged one level deep)."""
     merged = dict(args)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("flink_config", "env",
-                                                                                          "labels"):
+        replaced = key in ("flink_config", "env", "labels")
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not replaced:
             merged[key] = dict(merged[key], **value)
         else:
             merged[key] = value

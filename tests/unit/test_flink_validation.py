@@ -48,7 +48,8 @@ def test_a_refusal_that_quotes_a_key_of_flink_config_names_that_key():
     reason = "Could not parse value 'lots' for key 'taskmanager.memory.jvm-overhead.fraction'."
     assert flink_validation.option_at_fault("taskmanager", reason, settings) == "flink_config.taskmanager.memory.jvm-overhead.fraction"
     # A key Flink derived (not given) or the process size itself: the role's memory option.
-    assert flink_validation.option_at_fault("taskmanager", "Inconsistently configured Key: 'taskmanager.memory.network.fraction'",
-                              settings) == "taskmanager.memory"
-    assert flink_validation.option_at_fault("jobmanager", "'jobmanager.memory.process.size' too small",
-                              {"jobmanager.memory.process.size": "200m"}) == "jobmanager.memory"
+    derived = "Inconsistently configured Key: 'taskmanager.memory.network.fraction'"
+    assert flink_validation.option_at_fault("taskmanager", derived, settings) == "taskmanager.memory"
+    size = {"jobmanager.memory.process.size": "200m"}
+    assert flink_validation.option_at_fault("jobmanager", "'jobmanager.memory.process.size' too small", size) \
+        == "jobmanager.memory"
