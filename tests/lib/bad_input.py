@@ -86,11 +86,18 @@ CASES = [
     # Versions, images, plugins
     ("version that contradicts the image", {"flink_version": "1.20.5"}, "flink_version",
      "conflicts with the image tag", ALL),
-    ("image that does not exist", {"image": "flinkops/flink-missing:2.2.1-java17"}, "image", "", LOCAL),
+    ("image that does not exist", {"image": "flinkops/flink-missing:2.2.1-java17"}, "image", "", ALL),
     ("plugin the image lacks", {"plugins": ["flink-nonexistent-fs"]}, "plugins[0]", "Choose one of", LOCAL),
     ("plugin given as a path", {"plugins": ["opt/flink-s3-fs-hadoop"]}, "plugins[0]", "not a plugin name", ALL),
     # Platform
     ("a Kubernetes option", {"namespace": "flink"}, "namespace", "platform kubernetes", ALL),
+    ("swarm without a published REST port", {"rest_port": None}, "rest_port", "published REST port", ("swarm",)),
+    ("swarm REST port in ingress mode", {"publish_mode": "ingress"}, "publish_mode", "host mode", ("swarm",)),
+    ("conf_dir on a swarm", {"conf_dir": "/etc/flink"}, "conf_dir", "flink_config", ("swarm",)),
+    ("relative project_dir", {"project_dir": "relative/dir"}, "project_dir", "absolute path", ("compose",)),
+    ("external network that does not exist", {"network": "flinkops-no-such-network"}, "network", "does not exist",
+     ("compose",)),
+    ("a swarm option on compose", {"endpoint_mode": "dnsrr"}, "endpoint_mode", "platform swarm only", ("compose",)),
 ]
 
 

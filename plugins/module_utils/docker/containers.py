@@ -164,7 +164,10 @@ class DockerContainers(object):
         if errors:
             raise errors[0]
 
-    def _create(self, role, index):
+    def _create(self, role, index, container_name=None, start=True):
+        """Create (and start) the container of ``role``/``index``; returns its id. ``container_name`` creates it
+        under another name (a replacement staged beside the container it replaces); its host name and network
+        alias are the role's own name all the same."""
         spec = self.spec
         name = self.jm_name() if role == "jobmanager" else self.tm_name(index)
         inputs = self.container_inputs(role, index)
@@ -210,7 +213,7 @@ class DockerContainers(object):
         host_config = self.api.create_host_config(**host_config_args)
         networking = self.api.create_networking_config(
             {spec.network: self.api.create_endpoint_config(aliases=[name])})
-        created = self.api.create_container(spec.image, command=command, name=name, hostname=name,
+        created = self.api.create_container(spec.image, command=command, name=container_name or name, hostname=name,
                                             entrypoint=wrapper_entrypoint(
                                                 conf_source=bool(spec.conf_dir), entrypoint=spec.entrypoint,
                                                 secret_file=SECRET_FILE if spec.conf_dir and spec.secret_config
@@ -228,4 +231,6 @@ class DockerContainers(object):
             directory, file_name = SECRET_FILE.rsplit("/", 1)
             self.api.put_archive(created["Id"], directory,
                                  single_file_tar(file_name, self.secret_properties(), mode=0o400))
-        self.api.start(created["Id"])
+        if start:
+            self.api.start(created["Id"])
+        return created["Id"]

@@ -104,17 +104,24 @@ def check_memory(client, image, image_id, checks, timeout=120):
     results = dict(zip(sections[1::2], sections[2::2]))
     for role, settings in todo:
         part = results.get(role)
-        if part is None or RESULT_MARK not in part:
-            if code == 0 and part is None:
-                raise BackendError("Flink's memory check in image %s printed nothing for the %s: %s" % (
-                    image, role, output[-500:]), option="image")
-            reason = flink_reason(part or output)
-            raise SpecError("Flink refuses the %s's memory settings, nothing was changed: %s" % (
-                role, reason), option=option_at_fault(role, reason, settings),
-                hint="Raise %s.memory, or change the %s.memory.* keys of flink_config (checked with Flink's own "
-                     "BashJavaUtils %s in image %s)" % (role, role, COMMANDS[role], image))
+        if code == 0 and part is None:
+            raise BackendError("Flink's memory check in image %s printed nothing for the %s: %s" % (
+                image, role, output[-500:]), option="image")
+        judge(role, part or output, settings, "in image %s" % image)
         remember(verdict_key(image_id, role, settings))
     return [role for role, _settings in todo]
+
+
+def judge(role, output, settings, where):
+    """SpecError naming the option at fault with Flink's reason, unless BashJavaUtils' ``output`` for ``role``
+    holds its result (Flink accepted the settings)."""
+    if RESULT_MARK in output:
+        return
+    reason = flink_reason(output)
+    raise SpecError("Flink refuses the %s's memory settings, nothing was changed: %s" % (role, reason),
+                    option=option_at_fault(role, reason, settings),
+                    hint="Raise %s.memory, or change the %s.memory.* keys of flink_config (checked with Flink's own "
+                         "BashJavaUtils %s %s)" % (role, role, COMMANDS[role], where))
 
 
 def check_roles(client, image, image_id, settings_by_role, secret_keys=()):

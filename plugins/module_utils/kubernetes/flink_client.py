@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion, parse_config_file, render
 
@@ -47,18 +48,9 @@ class NativeClient(object):
         the distribution's logging configuration (with log_level applied)."""
         home = self.native.flink_home
         conf_dir = os.path.join(workdir, "conf")
-        os.makedirs(conf_dir)
         version = self.spec.version or FlinkVersion("2.0")
         src = os.path.join(home, "conf")
-        defaults = {}
-        for name in ("config.yaml", "flink-conf.yaml"):
-            path = os.path.join(src, name)
-            if os.path.exists(path):
-                with open(path) as handle:
-                    defaults = parse_config_file(name, handle.read())
-                break
-        conf = dict(defaults)
-        conf.update(self.flink_settings())
+        conf = self.client_config(conf_dir)
         for name in ("log4j-console.properties", "logback-console.xml"):
             path = os.path.join(src, name)
             if os.path.exists(path):
@@ -77,6 +69,63 @@ class NativeClient(object):
         with open(os.path.join(conf_dir, version.config_file), "w") as handle:
             handle.write(render(conf, version.standard_yaml))
         return conf_dir
+
+    def client_config(self, conf_dir):
+        """Create ``conf_dir`` and return the client's configuration: the distribution's defaults with the module's
+        settings over them."""
+        os.makedirs(conf_dir)
+        conf = {}
+        for name in ("config.yaml", "flink-conf.yaml"):
+            path = os.path.join(self.native.flink_home, "conf", name)
+            if os.path.exists(path):
+                with open(path) as handle:
+                    conf = parse_config_file(name, handle.read())
+                break
+        conf.update(self.flink_settings())
+        return conf
+
+    def check_memory_with_flink(self, timeout=120):
+        """Flink's own memory calculation for JobManager and TaskManager (BashJavaUtils, which Flink's start
+        scripts run in the pods before the JVM starts) with the client's distribution, of the image's version, and
+        the client's configuration, before the cluster is touched: sizes or fractions Flink refuses would
+        otherwise crash-loop the new pods after the old ones are gone. A valid verdict is cached, as on Docker."""
+        home = self.native.flink_home
+        settings = dict((k, v) for k, v in self.flink_settings().items() if k not in self.spec.secret_config)
+        dists = sorted(glob.glob(os.path.join(home, "lib", "flink-dist*.jar")))
+        utils = os.path.join(home, "bin", "bash-java-utils.jar")
+        if not dists or not os.path.isfile(utils):
+            return []  # a distribution without them cannot run Flink's start scripts either; the client says so
+        java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+        identity = "flink-home:%s:%s" % (os.path.realpath(dists[0]), os.path.getmtime(dists[0]))
+        checked = []
+        workdir = tempfile.mkdtemp(prefix="flinkops-memcheck-")
+        try:
+            conf_dir = None
+            for role in ("jobmanager", "taskmanager"):
+                key = flink_validation.verdict_key(identity, role, settings)
+                if os.path.exists(os.path.join(flink_validation.cache_dir(), key)):
+                    continue
+                if conf_dir is None:
+                    conf_dir = os.path.join(workdir, "conf")
+                    version = self.spec.version or FlinkVersion("2.0")
+                    text = render(self.client_config(conf_dir), version.standard_yaml)  # creates conf_dir
+                    with open(os.path.join(conf_dir, version.config_file), "w") as handle:
+                        handle.write(text)
+                cmd = [java, "-Xmx64m", "-cp", "%s:%s" % (utils, dists[0]),
+                       "org.apache.flink.runtime.util.bash.BashJavaUtils", flink_validation.COMMANDS[role],
+                       "--configDir", conf_dir]
+                try:
+                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    raise BackendError("running Flink's memory check with %s failed: %s" % (home, exc),
+                                       option="flink_home")
+                flink_validation.judge(role, proc.stdout + proc.stderr, settings,
+                                       "with the Flink client in %s" % home)
+                flink_validation.remember(key)
+                checked.append(role)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return checked
 
     def client_pod_template(self):
         """The pod template Flink's client is given (the user's pod_template)."""

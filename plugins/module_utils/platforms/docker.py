@@ -315,14 +315,53 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         if action.kind == "remove":
             self._remove(action.container_id)
         elif action.kind == "recreate":
-            self._remove(action.container_id)
-            self._create(action.role, action.index)
+            self._replace(action)
         elif action.kind == "create":
             self._create(action.role, action.index)
         elif action.kind == "start":
             self.api.start(action.container_id)
         elif action.kind == "restart":
             self.api.restart(action.container_id, timeout=30)
+
+    def _replace(self, action):
+        """Create before remove. The replacement is created (not started) as <name>-next: whatever Docker refuses
+        at creation (a mount source, a device, a volume driver, a network) fails here while the old container still
+        runs, untouched. Then the old one is stopped and renamed <name>-prev, the new one takes the name and starts;
+        if it cannot start (a port, a missing host path), it is removed and the old one gets its name back and is
+        started again. The old container is removed only once the new one runs. (Both cannot run at once: the
+        JobManager's published port and a TaskManager's resource id are the role's own.)"""
+        name = self.jm_name() if action.role == "jobmanager" else self.tm_name(action.index)
+        staged, previous = "%s-next" % name, "%s-prev" % name
+        for leftover in (staged, previous):  # of an interrupted run
+            self._remove(leftover)
+        try:
+            new_id = self._create(action.role, action.index, container_name=staged, start=False)
+        except DockerException as exc:
+            self._remove(staged)
+            raise BackendError("creating the new %s failed, the running one was left as it was: %s" % (
+                name, short_error(exc)), option=self.option_of(exc))
+        self.api.stop(action.container_id, timeout=30)
+        self.api.rename(action.container_id, previous)
+        self.api.rename(new_id, name)
+        try:
+            self.api.start(new_id)
+        except DockerException as exc:
+            self._remove(new_id)
+            self.api.rename(action.container_id, name)
+            self.api.start(action.container_id)
+            raise BackendError("starting the new %s failed; the old container was started again: %s" % (
+                name, short_error(exc)), option=self.option_of(exc))
+        self._remove(action.container_id)
+
+    @staticmethod
+    def option_of(exc):
+        """The option a Docker refusal is most likely about, from its words (None when it does not tell)."""
+        text = str(exc).lower()
+        for words, option in (("mount", "mounts"), ("bind source path", "mounts"), ("port", "rest_port"),
+                              ("network", "network"), ("image", "image")):
+            if words in text:
+                return option
+        return None
 
     def _remove(self, container_id):
         try:

@@ -355,6 +355,8 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
             return
         self.flink_home_check()
         self.check_rights(USER_RIGHTS + (SECRET_RIGHTS if self.spec.secret_config else []))
+        if any(a.kind in ("create", "recreate") for a in actions):
+            self.check_memory_with_flink()
 
     # Apply --------------------------------------------------------------------------------------
     def apply(self, actions):

@@ -80,3 +80,43 @@ def test_port_taken_by_another_cluster(collections_path, docker_client, existing
         existing["port"], existing["name"])), msg
     assert docker_client.containers.list(all=True, filters={"label": "org.flinkops.cluster=%s" % cluster_name}) == []
     assert docker_client.networks.list(names=["flink-%s" % cluster_name]) == []
+
+
+def test_a_replacement_that_cannot_be_created_or_started_leaves_the_old_container(
+        collections_path, docker_client, existing, tmp_path):
+    """Create before remove: a mount Docker refuses at creation fails while the old containers run untouched; a
+    mount that fails only at start gives the JobManager its old container back, started again; the unchanged
+    spec then finds the cluster as it was and ready."""
+    name = existing["name"]
+    before = snapshot(docker_client, name)
+    spec = dict(taskmanager={"replicas": 1})
+    task = session_task(name, existing["image"], existing["port"],
+                        mounts=[{"source": "/nonexistent/flinkops-data", "target": "/data"}], **spec)
+    result = run_playbook(collections_path, tasks=[task])
+    msg = result.task("session")["msg"]
+    assert result.rc != 0 and msg.startswith(
+        "mounts: creating the new %s-jobmanager failed, the running one was left as it was" % name), msg
+    assert "does not exist" in msg, msg
+    assert snapshot(docker_client, name) == before
+
+    # A file over a directory of the image fails at the first look into the container's file system: with
+    # conf_dir nothing is copied into the created container, so Docker creates it and refuses only to start it.
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("x")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.yaml").write_text("rest.port: 8081\n")
+    task = session_task(name, existing["image"], existing["port"], conf_dir=str(conf),
+                        mounts=[{"source": str(a_file), "target": "/opt/flink/lib"}], **spec)
+    result = run_playbook(collections_path, tasks=[task])
+    msg = result.task("session")["msg"]
+    assert result.rc != 0 and "starting the new %s-jobmanager failed; the old container was started again" % name \
+        in msg, msg
+    assert snapshot(docker_client, name) == before  # same containers (ids), running, same labels
+    leftovers = [c.name for c in docker_client.containers.list(
+        all=True, filters={"label": "org.flinkops.cluster=%s" % name})]
+    assert not [n for n in leftovers if n.endswith("-next") or n.endswith("-prev")], leftovers
+
+    again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
+    out = again.task("session")
+    assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out

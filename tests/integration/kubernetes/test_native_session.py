@@ -235,6 +235,20 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
     assert len(out["taskmanagers"]) == 1, out
     out = run(collections_path, args).task("session")
     assert not out["changed"], out
+
+    # Sizes Flink's own memory model refuses (checked with the client's BashJavaUtils before the recreate): the
+    # run fails naming the option and quoting Flink, and the running cluster is untouched (same pods).
+    pods = sorted(p["metadata"]["uid"] for p in k8s.json("get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"])
+    for overrides, option, words in (
+            ({"taskmanager": {"replicas": 1, "memory": "600m"}}, "taskmanager.memory", "Sum of configured"),
+            ({"taskmanager": {"replicas": 1}, "flink_config": {"taskmanager.memory.jvm-overhead.fraction": "lots"}},
+             "flink_config.taskmanager.memory.jvm-overhead.fraction", "Could not parse value 'lots'")):
+        res = run(collections_path, session_args(k8s, namespace, name, rest_exposure="NodePort", **overrides),
+                  expect_ok=False)
+        msg = res.task("session")["msg"]
+        assert res.status("session") == "failed" and msg.startswith(option + ": Flink refuses") and words in msg, msg
+        assert sorted(p["metadata"]["uid"] for p in k8s.json(
+            "get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"]) == pods
     out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
                                  "kubeconfig": k8s.kubeconfig, "state": "absent"}).task("session")
     assert out["changed"]

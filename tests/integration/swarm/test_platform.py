@@ -20,6 +20,7 @@ from tests.integration.docker.test_application import assert_counts_continuous
 from tests.integration.swarm.conftest import build_image, push_image
 from tests.integration.swarm.test_session import rest
 from tests.lib.ansible import run_playbook
+from tests.lib.bad_input import cases, catalogue_tasks, problems
 
 pytestmark = [pytest.mark.swarm]
 
@@ -96,6 +97,15 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     again = run(collections_path, task)
     assert again["changed"] is False and again["actions"] == []
 
+    # The bad-input catalogue, one playbook against the running cluster: every case names its option, and the
+    # services (ids, versions), their tasks and the secrets are exactly as before.
+    before = swarm_snapshot(client, prefix)
+    catalogue = run_playbook(collections_path, tasks=catalogue_tasks(
+        "flinkops.flink.flink_session", task["flinkops.flink.flink_session"], "swarm"))
+    assert len(cases("swarm")) >= 40
+    assert problems(catalogue, "swarm") == []
+    assert swarm_snapshot(client, prefix) == before
+
     # A configuration change and a scale-down: diff shows fields; check mode predicts exactly what the real run
     # applies; only the TaskManager service changes, exactly two TaskManagers with the new slots stay registered.
     changed = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"},
@@ -139,19 +149,12 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     client.close()
 
 
-def test_bad_swarm_input_touches_nothing(swarm, prefix, collections_path):
-    client = swarm.client()
-    cases = [
-        (session_task(swarm, prefix, rest_port=None), "rest_port", "published REST port"),
-        (session_task(swarm, prefix, publish_mode="ingress"), "publish_mode", "host mode"),
-        (session_task(swarm, prefix, namespace="flink"), "namespace", "platform kubernetes only"),
-        (session_task(swarm, prefix, conf_dir="/etc/flink"), "conf_dir", "flink_config"),
-    ]
-    for task, option, words in cases:
-        failed = run(collections_path, task, expect_ok=False)
-        assert failed.get("option") == option and words in failed["msg"], failed["msg"]
-    assert not [s for s in client.services.list() if s.name.startswith(prefix)]
-    client.close()
+def swarm_snapshot(client, prefix):
+    services = [s for s in client.api.services() if s["Spec"]["Name"].startswith(prefix)]
+    tasks = client.api.tasks(filters={"desired-state": "running"})
+    return (sorted((s["ID"], s["Version"]["Index"]) for s in services),
+            sorted(t["ID"] for t in tasks if t["ServiceID"] in set(s["ID"] for s in services)),
+            sorted(s["ID"] for s in client.api.secrets(filters={"label": "org.flinkops.cluster=%s" % prefix})))
 
 
 # The application test runs every task on one worker: the savepoints, checkpoints and the job's output are local
