@@ -119,6 +119,15 @@ class ClusterPlatform(abc.ABC):
     def apply(self, actions):
         """Apply exactly ``actions`` (their roles job and record are the flows' own)."""
 
+    def settle(self):
+        """The change reached readiness (or is not waited for): drop what apply kept to go back to."""
+        return None
+
+    def roll_back(self):
+        """Undo what apply changed, back to the containers of the last spec that was ready; returns what was
+        restored ([] when the platform keeps nothing to go back to)."""
+        return []
+
     @abc.abstractmethod
     def wait_ready(self, timeout, sleep):
         """Until the cluster works: REST answers and the requested TaskManagers are registered."""

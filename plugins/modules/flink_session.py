@@ -55,6 +55,20 @@ attributes:
   idempotent:
     support: full
 options:
+  rollback:
+    description:
+      - With O(platform=docker), a change that replaces containers keeps the replaced ones, stopped, until the new
+        cluster is ready. When applying or waiting fails (a container that cannot start, a crash loop, TaskManagers
+        that do not register within O(wait_timeout)), the new containers are removed, the old ones are started
+        again under their names, the module waits for them and fails with RV(rolled_back=true), naming what failed.
+        The default is on because a running cluster is worth more than the new spec; turn it off to leave the
+        failed containers in place for inspection.
+      - A new cluster (nothing replaced) is never rolled back. Scale-down removals are not undone.
+      - Other platforms do not roll back yet (Swarm services can be rolled back with M(flinkops.flink.flink_swarm_service)
+        O(ignore:update_config.failure_action=rollback); the operator rolls back with its own
+        C(kubernetes.operator.deployment.rollback.enabled)).
+    type: bool
+    default: true
   state:
     description:
       - C(present) creates or updates the cluster; C(absent) removes its containers (and its network, if the
@@ -208,6 +222,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+rolled_back:
+  description:
+    - V(true) when the change failed and the containers of the last stable spec run again (O(rollback)); the run
+      fails, C(msg) says what failed, RV(restored) which containers came back.
+  returned: when a rollback happened
+  type: bool
+  sample: true
+restored:
+  description: The containers started again by a rollback.
+  returned: when a rollback happened
+  type: list
+  elements: str
+  sample: [orders-taskmanager-1]
 rest_url:
   description:
     - URL of the JobManager's REST API and web UI, as reachable from the Ansible target.
@@ -338,6 +365,7 @@ def main(module_class=AnsibleModule):
     module = module_class(
         argument_spec=cluster_argument_spec(
             state=dict(type="str", default="present", choices=["present", "absent", "restarted", "rendered"]),
+            rollback=dict(type="bool", default=True),
         ),
         required_if=[("state", "present", ("image",)), ("state", "restarted", ("image",)),
                      ("state", "rendered", ("image",))],

@@ -149,7 +149,7 @@ class DockerContainers(object):
 
         def create(action):
             try:
-                self._create(action.role, action.index)
+                self._made.append(self._create(action.role, action.index))
             except DockerException as exc:
                 errors.append(BackendError("%s failed: %s" % (action.describe(), short_error(exc))))
             except Exception as exc:  # pylint: disable=broad-exception-caught

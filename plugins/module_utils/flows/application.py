@@ -159,7 +159,10 @@ def run_application(module):
         for action in actions:
             if action.role == "job" and action.kind in ("savepoint", "upgrade") and not app.manages_upgrades:
                 save_state(app, action, actual, JobControl(app.rest()), timeout, sleep, result)
-        app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
+        try:
+            app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
+        finally:
+            app.settle()  # an application's rollback (from the savepoint just taken) is not built yet: no -prev kept
         if state == "absent":
             app.delete_record()
             module.exit_json(**result)

@@ -8,7 +8,7 @@ Check mode and diff mode come from the same plan that a real run applies.
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, FlinkOpsError, SpecError, fail
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import report_plan
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import check_options, platform_class
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import ClusterSpec
@@ -41,6 +41,33 @@ def guard_running_jobs(cluster, actions, actual):
                  "or set disrupt_running_jobs=true to restart anyway")
 
 
+def apply_or_roll_back(module, cluster, actions, result):
+    """Apply the plan and wait for readiness. When either fails and ``rollback`` is on, the platform restores the
+    containers of the last spec that was ready (platform docker keeps them, stopped, until the new ones are ready),
+    waits for them, and the run fails with rolled_back=true and the reason."""
+    params = module.params
+    present = params["state"] != "absent"
+    try:
+        cluster.apply(actions)
+        if present and params.get("wait"):
+            cluster.wait_ready(params["wait_timeout"], params["wait_sleep"])
+    except FlinkOpsError as exc:
+        restored = cluster.roll_back() if present and params.get("rollback", True) else []
+        if not restored:
+            raise
+        result.update(changed=True, rolled_back=True, restored=restored, failure=str(exc))
+        try:
+            if params.get("wait"):
+                cluster.wait_ready(params["wait_timeout"], params["wait_sleep"])
+        except FlinkOpsError as again:
+            raise BackendError("%s; rolled back to the last stable spec (%s), which did not become ready either: %s"
+                               % (exc.message, ", ".join(restored), again), option=exc.option,
+                               partial=exc.partial)
+        raise BackendError("%s; rolled back to the last stable spec: %s are running again" % (
+            exc.message, ", ".join(restored)), option=exc.option, hint=exc.hint, partial=exc.partial)
+    cluster.settle()
+
+
 def run_cluster(module):
     params = module.params
     state = params["state"]
@@ -66,9 +93,7 @@ def run_cluster(module):
         report_plan(result, actions, before, after, module._diff,
                     module._diff and cluster.text_diff(actual, state == "absent"))
         if not module.check_mode:
-            cluster.apply(actions)
-            if state != "absent" and params.get("wait"):
-                cluster.wait_ready(params["wait_timeout"], params["wait_sleep"])
+            apply_or_roll_back(module, cluster, actions, result)
         if state != "absent":
             # What was read before still holds when nothing was applied: no second read.
             result.update(cluster.describe(actual if not actions or module.check_mode else None))

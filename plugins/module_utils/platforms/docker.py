@@ -42,6 +42,8 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         self.image = DockerImage(self.api, spec, module.warn)
         self._rest = None
         self._seen = None
+        self._kept = []  # (name, old container id, new container id) of each replacement, until settle/roll_back
+        self._made = []  # ids of the containers this run created (not replacements)
 
     # The image: read once per run ----------------------------------------------------------------
     def prepare(self, check_only=False):
@@ -317,7 +319,7 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         elif action.kind == "recreate":
             self._replace(action)
         elif action.kind == "create":
-            self._create(action.role, action.index)
+            self._made.append(self._create(action.role, action.index))
         elif action.kind == "start":
             self.api.start(action.container_id)
         elif action.kind == "restart":
@@ -351,7 +353,37 @@ class DockerCluster(DockerContainers, ClusterPlatform):
             self.api.start(action.container_id)
             raise BackendError("starting the new %s failed; the old container was started again: %s" % (
                 name, short_error(exc)), option=self.option_of(exc))
-        self._remove(action.container_id)
+        # The old container stays, stopped, as <name>-prev until the new cluster is ready (settle) or a failure
+        # brings it back (roll_back).
+        self._kept.append((name, action.container_id, new_id))
+
+    def settle(self):
+        """Remove the replaced containers kept for a rollback."""
+        while self._kept:
+            _name, old_id, _new_id = self._kept.pop()
+            self._remove(old_id)
+
+    def roll_back(self):
+        """Back to the last spec that was ready: the replacements and the containers this run created are removed,
+        the replaced containers get their names back and start. Nothing when nothing was replaced (a new cluster is
+        left as it is, for inspection)."""
+        if not self._kept:
+            return []
+        restored = []
+        try:
+            for container_id in self._made:
+                self._remove(container_id)
+            while self._kept:
+                name, old_id, new_id = self._kept.pop()
+                self._remove(new_id)
+                self.api.rename(old_id, name)
+                self.api.start(old_id)
+                restored.append(name)
+        except DockerException as exc:
+            raise BackendError("rolling back failed after %s were restored: %s" % (
+                ", ".join(restored) or "none", short_error(exc)),
+                hint="The containers of the last stable spec that are left are named <name>-prev")
+        return sorted(restored)
 
     @staticmethod
     def option_of(exc):

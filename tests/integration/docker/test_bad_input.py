@@ -120,3 +120,41 @@ def test_a_replacement_that_cannot_be_created_or_started_leaves_the_old_containe
     again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
     out = again.task("session")
     assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out
+
+
+def test_a_change_that_never_gets_ready_is_rolled_back(collections_path, docker_client, existing):
+    """A TaskManager whose JVM cannot load its agent starts and exits again and again: the wait fails, the replaced
+    TaskManager container (kept, stopped) is started again under its name, the module waits for it and fails with
+    rolled_back=true. The cluster is the one before the change: same container ids, running, ready."""
+    name = existing["name"]
+    before = snapshot(docker_client, name)
+    spec = dict(taskmanager={"replicas": 1})
+    broken = session_task(name, existing["image"], existing["port"],
+                          taskmanager={"replicas": 1, "java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"})
+    result = run_playbook(collections_path, tasks=[broken])
+    out = result.task("session")
+    assert result.rc != 0 and out.get("rolled_back") is True, out
+    # (env.java.opts.taskmanager is part of the flink_config both roles are hashed from: both were replaced)
+    assert out["restored"] == ["%s-jobmanager" % name, "%s-taskmanager-1" % name], out
+    assert "keeps restarting" in out["msg"] or "exited" in out["msg"], out["msg"]
+    assert "flinkops-no-such-agent.jar" in out["msg"], out["msg"]  # the TaskManager's log says why
+    assert "rolled back to the last stable spec" in out["msg"], out["msg"]
+    assert snapshot(docker_client, name) == before
+    leftovers = [c.name for c in docker_client.containers.list(
+        all=True, filters={"label": "org.flinkops.cluster=%s" % name})]
+    assert not [n for n in leftovers if n.endswith("-next") or n.endswith("-prev")], leftovers
+
+    again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
+    out = again.task("session")
+    assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out
+
+    # With rollback off the failed containers stay for inspection (and the next run replaces them).
+    broken["flinkops.flink.flink_session"]["rollback"] = False
+    broken["flinkops.flink.flink_session"]["wait_timeout"] = 60
+    result = run_playbook(collections_path, tasks=[broken])
+    out = result.task("session")
+    assert result.rc != 0 and "rolled_back" not in out, out
+    tm = docker_client.containers.get("%s-taskmanager-1" % name)
+    assert tm.id != [c for c in before[0] if c[0] == "%s-taskmanager-1" % name][0][1]
+    fixed = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
+    assert fixed.rc == 0 and fixed.task("session")["changed"] is True, fixed.task("session")
