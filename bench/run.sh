@@ -34,6 +34,10 @@ fi
 if [ "${BENCH_DOCKER:-1}" = 1 ]; then
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/session_deploy.py"
 fi
+# What Flink's own memory check costs a changing run (BENCH_VALIDATION=1, or with BENCH_DOCKER).
+if [ "${BENCH_VALIDATION:-${BENCH_DOCKER:-1}}" = 1 ]; then
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/validation_cost.py"
+fi
 # The operator benchmark brings up the Kubernetes test bed and the operator image itself: BENCH_OPERATOR=1
 # (BENCH_DOCKER=0 to run it alone).
 if [ "${BENCH_OPERATOR:-0}" = 1 ]; then

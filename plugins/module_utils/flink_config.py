@@ -183,6 +183,13 @@ ROLE_JAVA_OPTS_ENV = {JAVA_OPTS_KEYS["jobmanager"]: "FLINK_ENV_JAVA_OPTS_JM",
                       JAVA_OPTS_KEYS["taskmanager"]: "FLINK_ENV_JAVA_OPTS_TM"}
 
 
+def role_config(config, role):
+    """The user's flink_config as one role's process gets it: without the other role's JVM options, which that
+    process never reads (so that taskmanager.java_opts does not replace the JobManager, nor the other way round)."""
+    other = JAVA_OPTS_KEYS["taskmanager" if role == "jobmanager" else "jobmanager"]
+    return dict((k, v) for k, v in config.items() if k != other)
+
+
 def entrypoint_settings(config, option="flink_config"):
     """Split a configuration given to the image's entrypoint into (FLINK_PROPERTIES part, environment, arguments).
 

@@ -18,7 +18,8 @@ import tempfile
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
     SECRET_NAME, SECRETS_FILE, ComposeFile)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
+    entrypoint_settings, render_properties, role_config)
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import CONF_SOURCE, wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 
@@ -42,7 +43,7 @@ class ComposeProject(object):
         else:
             config.update({"taskmanager.bind-host": "0.0.0.0", "taskmanager.numberOfTaskSlots": spec.tm_slots,
                            "taskmanager.memory.process.size": format_memory(spec.tm_memory)})
-        config.update(spec.flink_config)
+        config.update(role_config(spec.flink_config, role))
         return config
 
     def command(self, role):

@@ -20,7 +20,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker.common impor
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import (
     FLINK_HOME, LABEL_MANAGED, MANAGED_BY, short_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import entrypoint_settings, render, render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
+    entrypoint_settings, render, render_properties, role_config)
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import CONF_SOURCE, wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import digest
 
@@ -68,7 +69,7 @@ class DockerContainers(object):
             config["taskmanager.bind-host"] = "0.0.0.0"
             config["taskmanager.host"] = self.tm_name(index)
             config["taskmanager.resource-id"] = self.tm_name(index)
-        config.update(spec.flink_config)
+        config.update(role_config(spec.flink_config, role))
         config.update(spec.secret_config)
         return config
 

@@ -27,7 +27,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     APIError, DockerException, EngineClient, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties, role_config
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
@@ -147,7 +147,7 @@ class SwarmCluster(ClusterPlatform):
         else:
             config["taskmanager.memory.process.size"] = "%db" % spec.tm_memory
             config["taskmanager.numberOfTaskSlots"] = spec.tm_slots
-        config.update(spec.flink_config)
+        config.update(role_config(spec.flink_config, role))
         return config
 
     def command(self, role):

@@ -83,6 +83,15 @@ def test_docker_taskmanager_memory_recreates_only_taskmanagers():
         ("recreate", "rec-session-taskmanager-2", "changed: taskmanager.memory")]
 
 
+def test_docker_taskmanager_java_opts_recreate_only_taskmanagers():
+    # env.java.opts.taskmanager is read by the TaskManagers' start script only: the JobManager stays.
+    cluster, actual = docker_platform(load("docker_session"), taskmanager={"java_opts": "-Dflinkops.tm=1"})
+    assert [(k, t) for k, t, _r in planned(cluster, actual)] == [
+        ("recreate", "rec-session-taskmanager-1"), ("recreate", "rec-session-taskmanager-2")]
+    cluster, actual = docker_platform(load("docker_session"), jobmanager={"java_opts": "-Dflinkops.jm=1"})
+    assert [(k, t) for k, t, _r in planned(cluster, actual)] == [("recreate", "rec-session-jobmanager")]
+
+
 def test_docker_flink_config_recreates_every_container():
     cluster, actual = docker_platform(load("docker_session"), flink_config={"execution.checkpointing.interval": "20s"})
     assert [(k, t) for k, t, _r in planned(cluster, actual)] == [
