@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
@@ -132,3 +134,18 @@ def test_uploaded_jar_needs_an_upload_target(tmp_path):
     assert err.value.option == "flink_config.kubernetes.artifacts.local-upload-target"
     job = app_job(str(jar), **{"kubernetes.artifacts.local-upload-target": "s3://bucket/jars"})
     assert job.upload and job.jar_sha256
+
+
+def test_an_unknown_context_names_the_option_and_the_contexts_there(tmp_path):
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import check_context
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in ("a", "b")]}))
+    check_context(str(path), "b")
+    check_context(str(path), None)
+    with pytest.raises(SpecError) as caught:
+        check_context(str(path), "prod")
+    assert caught.value.option == "context" and "its contexts: a, b" in caught.value.message

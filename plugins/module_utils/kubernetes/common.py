@@ -15,7 +15,7 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import K8S_ARGUMENT_SPEC
 
 K8S_IMPORT_ERROR = None
@@ -48,6 +48,22 @@ def _in_cluster():
         "/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
+def check_context(path, context):
+    """SpecError naming ``context`` when the kubeconfig has no context of that name (the client library's own
+    message only says the file is invalid)."""
+    if not context:
+        return
+    try:
+        contexts, _active = kubernetes.config.list_kube_config_contexts(config_file=path)
+    except ConfigException:
+        return  # an unreadable file: load_kube_config says why
+    names = sorted(c.get("name") for c in contexts or [])
+    if context not in names:
+        raise SpecError("context %s is not in kubeconfig %s (its contexts: %s)" % (
+            context, path, ", ".join(names) or "none"), option="context",
+            hint="Give one of its contexts, or leave context out to use the kubeconfig's current context")
+
+
 def k8s_api_client(params):
     """An ApiClient from the connection options, resolved as kubernetes.core does.
 
@@ -66,6 +82,7 @@ def k8s_api_client(params):
                     raise BackendError("kubeconfig %s does not exist" % path, option="kubeconfig",
                                        hint="Set kubeconfig (or K8S_AUTH_KUBECONFIG / KUBECONFIG) to the cluster's "
                                             "kubeconfig, or host and api_key")
+                check_context(path, params.get("context"))
                 kubernetes.config.load_kube_config(config_file=path, context=params.get("context"),
                                                    client_configuration=configuration)
             else:

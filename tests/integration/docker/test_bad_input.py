@@ -129,8 +129,9 @@ def test_a_change_that_never_gets_ready_is_rolled_back(collections_path, docker_
     name = existing["name"]
     before = snapshot(docker_client, name)
     spec = dict(taskmanager={"replicas": 1})
-    broken = session_task(name, existing["image"], existing["port"],
-                          taskmanager={"replicas": 1, "java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"})
+    # (other slots too: the wait after the rollback expects the restored TaskManager's 2 slots, not the 3 asked)
+    broken = session_task(name, existing["image"], existing["port"], taskmanager={
+        "replicas": 1, "slots": 3, "java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"})
     result = run_playbook(collections_path, tasks=[broken])
     out = result.task("session")
     assert result.rc != 0 and out.get("rolled_back") is True, out

@@ -263,6 +263,7 @@ BAD = {
     "unknown-exposure": ({"rest_exposure": "Ingress"}, "rest_exposure", "Ingress"),
     "docker-option": ({"rest_port": 8081}, "rest_port", "applies to platform compose and docker and swarm only"),
     "missing-sa": ({"service_account": "nobody"}, "service_account", "does not exist"),
+    "unknown-context": ({"context": "no-such-context"}, "context", "is not in kubeconfig"),
 }
 
 
