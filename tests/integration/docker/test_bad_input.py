@@ -82,6 +82,19 @@ def test_port_taken_by_another_cluster(collections_path, docker_client, existing
     assert docker_client.networks.list(names=["flink-%s" % cluster_name]) == []
 
 
+def assert_as_before_and_ready(collections_path, docker_client, existing, before, spec):
+    """The cluster is the one before the failed change (same containers, ids, states and labels), no staged
+    (-next) or kept (-prev) container is left, and the unchanged spec finds it ready with nothing to do."""
+    name = existing["name"]
+    assert snapshot(docker_client, name) == before
+    leftovers = [c.name for c in docker_client.containers.list(
+        all=True, filters={"label": "org.flinkops.cluster=%s" % name})]
+    assert not [n for n in leftovers if n.endswith("-next") or n.endswith("-prev")], leftovers
+    again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
+    out = again.task("session")
+    assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out
+
+
 def test_a_replacement_that_cannot_be_created_or_started_leaves_the_old_container(
         collections_path, docker_client, existing, tmp_path):
     """Create before remove: a mount Docker refuses at creation fails while the old containers run untouched; a
@@ -112,14 +125,7 @@ def test_a_replacement_that_cannot_be_created_or_started_leaves_the_old_containe
     msg = result.task("session")["msg"]
     assert result.rc != 0 and "starting the new %s-jobmanager failed; the old container was started again" % name \
         in msg, msg
-    assert snapshot(docker_client, name) == before  # same containers (ids), running, same labels
-    leftovers = [c.name for c in docker_client.containers.list(
-        all=True, filters={"label": "org.flinkops.cluster=%s" % name})]
-    assert not [n for n in leftovers if n.endswith("-next") or n.endswith("-prev")], leftovers
-
-    again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
-    out = again.task("session")
-    assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out
+    assert_as_before_and_ready(collections_path, docker_client, existing, before, spec)
 
 
 def test_a_change_that_never_gets_ready_is_rolled_back(collections_path, docker_client, existing):
@@ -139,14 +145,7 @@ def test_a_change_that_never_gets_ready_is_rolled_back(collections_path, docker_
     assert "keeps restarting" in out["msg"] or "exited" in out["msg"], out["msg"]
     assert "flinkops-no-such-agent.jar" in out["msg"], out["msg"]  # the TaskManager's log says why
     assert "rolled back to the last stable spec" in out["msg"], out["msg"]
-    assert snapshot(docker_client, name) == before
-    leftovers = [c.name for c in docker_client.containers.list(
-        all=True, filters={"label": "org.flinkops.cluster=%s" % name})]
-    assert not [n for n in leftovers if n.endswith("-next") or n.endswith("-prev")], leftovers
-
-    again = run_playbook(collections_path, tasks=[session_task(name, existing["image"], existing["port"], **spec)])
-    out = again.task("session")
-    assert again.rc == 0 and out["changed"] is False and len(out["taskmanagers"]) == 1, out
+    assert_as_before_and_ready(collections_path, docker_client, existing, before, spec)
 
     # With rollback off the failed containers stay for inspection (and the next run replaces them).
     broken["flinkops.flink.flink_session"]["rollback"] = False
