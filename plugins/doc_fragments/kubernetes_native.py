@@ -16,9 +16,9 @@ options:
       - C(operator) writes the spec as a C(FlinkDeployment) of the Flink Kubernetes Operator (server-side apply;
         check mode is a server-side dry run that the operator's CRD schema validates), and the operator makes the same
         native-mode objects. No Flink client or O(flink_home) is needed. The wait follows the operator's status
-        (C(jobManagerDeploymentStatus) READY, C(lifecycleState) STABLE for the applied generation; FAILED at once, a
-        JobManager deployment ERROR after 60 s, a pod whose image cannot be pulled at once). O(state=restarted) is the
-        operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) reach the pods
+        (C(jobManagerDeploymentStatus) READY, C(lifecycleState) STABLE for the applied generation; FAILED or
+        ROLLED_BACK at once, a JobManager deployment ERROR after 60 s, a pod whose image cannot be pulled at once).
+        O(state=restarted) is the operator's C(restartNonce). What differs from C(native) - O(flink_config_secrets) reach the pods
         through the FlinkDeployment's C(podTemplate) (the same Secret as in native mode), and a new value redeploys; a
         new O(log_level) redeploys (the operator's C(logConfiguration)) instead of changing the running pods'. The
         operator must be installed (role C(flinkops.flink.operator)) and watch O(namespace).

@@ -35,7 +35,10 @@ except ImportError:
         """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
 
 __all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "api_error",
-           "k8s_api_client", "require_kubernetes"]
+           "api_unreachable", "k8s_api_client", "require_kubernetes"]
+
+# What the API server answers while it restarts, is overloaded or sits behind a load balancer that lost it.
+TRANSIENT_STATUSES = (0, 429, 500, 502, 503, 504)
 
 
 def require_kubernetes(module):
@@ -105,6 +108,22 @@ def k8s_api_client(params):
     if params.get("proxy"):
         configuration.proxy = params["proxy"]
     return kubernetes.client.ApiClient(configuration)
+
+
+def api_unreachable(exc):
+    """A short description when ``exc`` says the API server cannot be reached or answer now (connection refused
+    or reset, a time-out, 5xx/429 while it restarts): a wait then waits on; None for a real answer."""
+    if isinstance(exc, ApiException):
+        status = getattr(exc, "status", None) or 0
+        return "HTTP %s %s" % (status, getattr(exc, "reason", "") or "") if status in TRANSIENT_STATUSES else None
+    try:
+        import urllib3
+    except ImportError:  # pragma: no cover - the kubernetes SDK brings it
+        return None
+    if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
+        text = str(getattr(exc, "reason", None) or exc)
+        return text if len(text) < 200 else text[:200] + "..."
+    return None
 
 
 def api_error(exc):

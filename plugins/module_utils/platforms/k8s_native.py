@@ -21,7 +21,8 @@ import json
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import adopt, config_secret
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, k8s_api_client
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
+    ApiException, api_error, api_unreachable, k8s_api_client)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
@@ -520,8 +521,13 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         def probe():
             try:
                 pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
-            except ApiException as exc:
-                raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                unreachable = api_unreachable(exc)
+                if unreachable:  # an API server that restarts: the wait goes on until wait_timeout
+                    return False, {"summary": "the API server is not answering (%s)" % unreachable}
+                if isinstance(exc, ApiException):
+                    raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
+                raise
             problem = self.pod_problem(pods)
             if problem:
                 raise BackendError(problem, hint="Fix the cause; the cluster was left in place for inspection")

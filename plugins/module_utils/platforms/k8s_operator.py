@@ -25,7 +25,7 @@ import time
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, api_unreachable
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
@@ -362,6 +362,21 @@ class K8sOperatorCluster(K8sNativeCluster):
         except ApiException as exc:
             raise BackendError("reading FlinkDeployment %s failed: %s" % (self.cluster_id, api_error(exc)))
 
+    def wait_status(self):
+        """status() for a wait's probe: (resource, None), or (None, the probe's not-ready answer) while the API
+        server cannot be reached (it restarts): the wait goes on until wait_timeout."""
+        try:
+            return self.status(), None
+        except BackendError as exc:  # status() turned an ApiException into it
+            unreachable = api_unreachable(exc.__context__)
+            if not unreachable:
+                raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            unreachable = api_unreachable(exc)
+            if not unreachable:
+                raise
+        return None, (False, {"summary": "the API server is not answering (%s)" % unreachable})
+
     def wait_ready(self, timeout, sleep):
         """The operator reconciled this generation, the JobManager Deployment is READY and the lifecycle STABLE,
         then REST answers through the API server with at least taskmanager.replicas TaskManagers registered."""
@@ -369,11 +384,13 @@ class K8sOperatorCluster(K8sNativeCluster):
         errors = {}
 
         def probe():
-            resource = self.status()
+            resource, waiting = self.wait_status()
+            if waiting:
+                return waiting
             seen = summary(resource)
             state = {"summary": "lifecycle %s, JobManager deployment %s" % (
                 seen["lifecycle_state"], seen["jobmanager_deployment_status"]), "operator": seen}
-            wait_failure(self, resource, seen, state, errors, ("FAILED",))
+            wait_failure(self, resource, seen, state, errors, ("FAILED", "ROLLED_BACK"))
             if not reconciled(resource):
                 state["summary"] += ", generation %s not reconciled yet" % seen["generation"]
                 return False, state

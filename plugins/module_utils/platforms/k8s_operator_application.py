@@ -179,7 +179,9 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         errors = {}
 
         def probe():
-            resource = self.status()
+            resource, waiting = self.wait_status()
+            if waiting:
+                return waiting
             seen = summary(resource)
             state = {"summary": "lifecycle %s, JobManager deployment %s, job %s" % (
                 seen["lifecycle_state"], seen["jobmanager_deployment_status"], seen["job_state"]), "operator": seen}

@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
+import urllib.parse
 
 import pytest
+import yaml
 
 from tests.conftest import CACHE, FLINK_DEFAULT
 from tests.integration.kubernetes.conftest import FLINK_VERSIONS, flink_image
 from tests.lib.ansible import run_playbook
+from tests.lib.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.kubernetes
 
@@ -84,6 +88,43 @@ def app_objects(k8s, namespace, name):
         found[kind] = sorted(i["metadata"]["name"] for i in
                              k8s.json("get", kind, "-n", namespace, "-l", "app=%s" % name)["items"])
     return found
+
+
+def proxied_kubeconfig(k8s, tmp_path):
+    """A TcpProxy in front of the API server and a copy of the kubeconfig that goes through it."""
+    with open(k8s.kubeconfig) as handle:
+        config = yaml.safe_load(handle)
+    server = urllib.parse.urlsplit(config["clusters"][0]["cluster"]["server"])
+    proxy = TcpProxy(server.hostname, server.port)
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = "https://127.0.0.1:%d" % proxy.port
+    path = str(tmp_path / "proxied.kubeconfig")
+    with open(path, "w") as handle:
+        yaml.safe_dump(config, handle)
+    return proxy, path
+
+
+def delete_new_jobmanager_pod(k8s, namespace, name, old_uid, deleted, proxy, outage=20, timeout=300):
+    """Delete the JobManager pod of Deployment ``name`` once the Deployment is another than ``old_uid`` and its pod
+    runs (the module has recreated the cluster and waits for it); then cut the API server's proxy for ``outage``
+    seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = k8s.kubectl("get", "deployment", name, "-n", namespace, "-o", "jsonpath={.metadata.uid}",
+                            check=False).stdout.strip()
+        if found and found != old_uid:
+            pods = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]
+            running = [p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running"]
+            if running:
+                time.sleep(3)
+                k8s.kubectl("delete", "pod", running[0], "-n", namespace, "--wait=false")
+                deleted["pod"] = running[0]
+                time.sleep(2)
+                proxy.cut()
+                time.sleep(outage)
+                proxy.restore()
+                return
+        time.sleep(0.5)
 
 
 def cluster_id(prefix):
@@ -215,7 +256,7 @@ def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, 
     assert not out["changed"], out
 
 
-def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collections_path):
+def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collections_path, tmp_path):
     """NodePort exposure gives a REST URL reachable from here; a changed spec recreates the cluster;
     taskmanager.replicas keeps TaskManagers up without jobs."""
     make_service_account(k8s, namespace)
@@ -228,11 +269,29 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
         assert json.loads(response.read())["flink-version"] == FLINK_DEFAULT
     uid = k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"]
 
+    # The recreate, with two faults while the module waits for it: the new JobManager pod is deleted (the
+    # Deployment makes another), then the API server cannot be reached for 20 s (the module talks to it through a
+    # proxy here, which resets every connection meanwhile, as while an API server restarts). The wait waits on:
+    # the run ends ready, with its TaskManager registered to the JobManager that runs now.
     args = session_args(k8s, namespace, name, rest_exposure="NodePort", taskmanager={"replicas": 1})
-    out = run(collections_path, args).task("session")
+    proxy, args["kubeconfig"] = proxied_kubeconfig(k8s, tmp_path)
+    deleted = {}
+    deleter = threading.Thread(target=delete_new_jobmanager_pod, args=(k8s, namespace, name, uid, deleted, proxy))
+    deleter.start()
+    try:
+        out = run(collections_path, args).task("session")
+    finally:
+        deleter.join()
+        proxy.close()
+    assert deleted, "no JobManager pod of the new Deployment was seen running"
+    assert proxy.refused > 0, "the module never met the API server's outage"
+    args["kubeconfig"] = k8s.kubeconfig
     assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
     assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] != uid
     assert len(out["taskmanagers"]) == 1, out
+    pods = [p["metadata"]["name"] for p in k8s.json(
+        "get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]]
+    assert deleted["pod"] not in pods and len(pods) == 1, (deleted, pods)
     out = run(collections_path, args).task("session")
     assert not out["changed"], out
 

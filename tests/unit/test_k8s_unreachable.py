@@ -1,0 +1,26 @@
+"""Which Kubernetes client errors mean "the API server cannot answer now" (a wait waits on) and which are answers."""
+
+from __future__ import annotations
+
+import pytest
+import urllib3
+from kubernetes.client.rest import ApiException
+
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import api_unreachable
+
+pytestmark = pytest.mark.unit
+
+
+def test_connection_errors_and_restart_statuses_are_transient():
+    reset = urllib3.exceptions.MaxRetryError(None, "/api/v1/pods", reason=urllib3.exceptions.ProtocolError(
+        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
+    assert "Connection aborted" in api_unreachable(reset)
+    assert api_unreachable(ConnectionRefusedError(111, "Connection refused"))
+    assert api_unreachable(ApiException(status=503, reason="Service Unavailable")) == "HTTP 503 Service Unavailable"
+    assert api_unreachable(ApiException(status=429, reason="Too Many Requests"))
+
+
+def test_answers_are_not_transient():
+    assert api_unreachable(ApiException(status=403, reason="Forbidden")) is None
+    assert api_unreachable(ApiException(status=404, reason="Not Found")) is None
+    assert api_unreachable(ValueError("bad")) is None
