@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import api as docker_api
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
-    APIError, DockerApi, DockerException, ImageNotFound, NotFound, ReadClient, convert_filters, translate)
+    APIError, DaemonUnreachable, DockerApi, DockerException, ImageNotFound, NotFound, ReadClient, convert_filters, translate)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
 
@@ -187,9 +187,9 @@ def test_read_client_reconnects_when_the_engine_closed_the_connection(unix_serve
 
 def test_read_client_names_the_daemon_it_cannot_reach(tmp_path):
     client = ReadClient("unix://%s" % (tmp_path / "absent.sock"))
-    with pytest.raises(DockerException) as error:
+    with pytest.raises(DaemonUnreachable) as error:
         client.get("/containers/json")
-    assert "cannot reach the Docker daemon at unix://" in str(error.value)
+    assert str(error.value).startswith("docker_host: cannot reach the Docker daemon at unix://"), str(error.value)
 
 
 def test_read_client_over_tcp(tcp_server, routes):

@@ -24,6 +24,7 @@ import types
 from urllib.parse import quote, urlencode
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import DEFAULT_DOCKER_HOST
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.http_keepalive import TRANSPORT_ERRORS, KeptAlive
 
 __all__ = ["APIError", "DockerApi", "DockerException", "EngineClient", "ImageNotFound", "NotFound", "convert_filters"]
@@ -36,6 +37,16 @@ class DockerException(Exception):
         super(DockerException, self).__init__(message)
         self.explanation = explanation
         self.status_code = status_code
+
+
+class DaemonUnreachable(BackendError):
+    """The Docker daemon does not answer (it is down or restarting, or docker_host points nowhere): a module error
+    naming docker_host, and for a wait a moment to wait through."""
+
+    def __init__(self, base_url, reason):
+        super(DaemonUnreachable, self).__init__(
+            "cannot reach the Docker daemon at %s: %s" % (base_url, reason), option="docker_host",
+            hint="Check that the daemon runs and that docker_host points to it")
 
 
 class APIError(DockerException):
@@ -113,7 +124,7 @@ class ReadClient(object):
         try:
             status, body = self._http.request("GET", url, self.timeout, headers={"Accept": "application/json"})
         except TRANSPORT_ERRORS as exc:
-            raise DockerException("cannot reach the Docker daemon at %s: %s" % (self.base_url, exc))
+            raise DaemonUnreachable(self.base_url, exc)
         if status >= 400:
             try:
                 explanation = json.loads(body or b"{}").get("message") or ""
@@ -146,6 +157,11 @@ class _Translated(object):
                 return attribute(*args, **kwargs)
             except errors.DockerException as exc:
                 raise translate(exc, errors) from exc
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                import requests  # the SDK's transport, loaded with it
+                if isinstance(exc, requests.exceptions.ConnectionError):
+                    raise DaemonUnreachable(getattr(self._target, "base_url", None) or "docker_host", exc) from exc
+                raise
         return call
 
 
@@ -240,6 +256,21 @@ class DockerApi(object):
         client, docker_sdk = self._client()
         try:
             return client.services.get(service).force_update()
+        except docker_sdk.docker.errors.DockerException as exc:
+            raise translate(exc, docker_sdk.docker.errors) from exc
+
+    def update_service_spec(self, service, version, spec, rollback=False):
+        """Update a service to ``spec`` as the API returned it (a whole ServiceSpec), or with ``rollback`` put it back
+        on its previous spec (``docker service rollback``; the API ignores the body's spec then, but wants one). The
+        SDK has neither: it builds specs from its own types, without a rollback parameter."""
+        client, docker_sdk = self._client()
+        api = client.api
+        params = {"version": version}
+        if rollback:
+            params["rollback"] = "previous"
+        try:
+            response = api._post_json(api._url("/services/{0}/update", service), data=spec, params=params)
+            api._raise_for_status(response)
         except docker_sdk.docker.errors.DockerException as exc:
             raise translate(exc, docker_sdk.docker.errors) from exc
 

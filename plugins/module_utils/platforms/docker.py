@@ -16,7 +16,9 @@ import json
 import socket
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
+    DaemonUnreachable, DockerApi, DockerException, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DEFAULT_DOCKER_HOST, docker_host_address, listed_rest_url)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.containers import (
@@ -452,16 +454,18 @@ class DockerCluster(DockerContainers, ClusterPlatform):
         """REST answers and exactly the desired TaskManagers are registered with their slots."""
         expected = set(self.tm_name(i) for i in range(1, self.spec.tm_replicas + 1))
         prefix = "%s-taskmanager-" % self.spec.name
-        first = [self._restart_counts()]
-        baseline = dict((name, count) for name, (count, _status, _id) in first[0].items())
+        watch = CrashWatch(self.spec.restart_policy)
 
         def probe():
-            # The first probe uses what the baseline read a moment ago: the same containers, inspected once.
-            for name, (count, status, container_id) in (first.pop() if first else self._restart_counts()).items():
-                if status in ("exited", "dead") or count > baseline.get(name, 0):
+            try:
+                counts = self._restart_counts()
+            except DaemonUnreachable as exc:  # a daemon that restarts: its containers come back with it
+                return False, {"summary": "the Docker daemon is not answering (%s)" % exc.message}
+            for name, (count, status, container_id) in counts.items():
+                problem = watch.problem(container_id, status, count)
+                if problem:
                     raise BackendError("container %s %s; its last log lines:\n%s" % (
-                        name, "exited" if status in ("exited", "dead") else "keeps restarting",
-                        self._logs_tail(container_id)),
+                        name, problem, self._logs_tail(container_id)),
                         hint="Fix the cause shown in the log; the containers were left in place for inspection")
             try:
                 rest = self.rest()
