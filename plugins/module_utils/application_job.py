@@ -169,6 +169,23 @@ class ApplicationJob(object):
         return args + self.args
 
 
+def restart_args(args, job_id, restore_from):
+    """A JobManager's arguments, in which standalone_args are (after the command and its dynamic properties, which
+    are single ``key=value`` words), with another job id and restore point: the last stable spec's JobManager, restarting its job from the state an
+    upgrade has just saved instead of the older one it was started from. None when ``args`` has no job id of
+    ours."""
+    args = [str(a) for a in args]
+    if "--job-id" not in args:
+        return None
+    at = args.index("--job-id") + 2
+    args[at - 1] = job_id
+    while at < len(args) and args[at] in ("--fromSavepoint", "--allowNonRestoredState"):
+        del args[at:at + (2 if args[at] == "--fromSavepoint" else 1)]
+    if restore_from:
+        args[at:at] = ["--fromSavepoint", restore_from]
+    return args
+
+
 def record_labels(savepoint, job_id):
     """The labels of a suspended application's record."""
     return {LABEL_SAVEPOINT: savepoint or "", LABEL_JOB_ID: job_id or "", LABEL_SUSPENDED_AT: str(int(time.time()))}

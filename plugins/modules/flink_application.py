@@ -84,6 +84,22 @@ options:
         elsewhere through Flink's REST API.
     type: bool
     default: false
+  rollback:
+    description:
+      - With O(platform=swarm), an upgrade whose new spec does not get its job running (the services do not get
+        ready, the JobManager exits, the job fails or is not RUNNING within O(wait_timeout)) is rolled back - the
+        services go back to the spec they ran before, which the swarm keeps, and the old JobManager restarts the job
+        from the state this run has just saved (the savepoint, or the checkpoint of O(job.upgrade_mode=last-state)),
+        not from the older state its own arguments named, under a new job id. The module waits for the job to run
+        and fails with RV(rolled_back=true), RV(restored), RV(failure) and the RV(savepoint) the job restarted from.
+        With O(job.upgrade_mode=stateless) nothing was saved and the job restarts without state.
+      - The default is on because a running job is worth more than the new spec; turn it off to leave the failed
+        services in place for inspection.
+      - Other platforms do not roll an application back yet (on Docker the replaced containers would restart the
+        job from the older state they were started from). The operator has its own rollback
+        (C(kubernetes.operator.deployment.rollback.enabled), which needs high availability).
+    type: bool
+    default: true
   job:
     description:
       - The application's job. Required unless O(state=absent).
@@ -354,6 +370,24 @@ operator:
   sample: {"lifecycle_state": "STABLE", "jobmanager_deployment_status": "READY", "job_state": "RUNNING",
            "job_id": "3c0d1f7e9b2a4c5d8e1f00aa0193f2aa", "last_savepoint": "file:/savepoints/savepoint-3c0d1f-8a1b",
            "error": null, "generation": 3, "reconciled_generation": 3}
+rolled_back:
+  description:
+    - V(true) when the upgrade failed and the last stable spec runs again, its job restarted from RV(savepoint)
+      (O(rollback)); the run fails, C(msg) says what failed.
+  returned: when a rollback happened
+  type: bool
+  sample: true
+restored:
+  description: The services a rollback put back on the last stable spec.
+  returned: when a rollback happened
+  type: list
+  elements: str
+  sample: [clicks-jobmanager, clicks-taskmanager]
+failure:
+  description: What made the upgrade fail before the rollback (the first error; C(msg) says it too).
+  returned: when a rollback happened
+  type: str
+  sample: "job: job 3c0d1f7e9b2a4c5d8e1f00aa0193f2aa is FAILED: java.io.IOException: ..."
 compose_file:
   description: The path of the Compose file (C(<project_dir>/compose.yaml)).
   returned: on platform compose, when state is not absent
@@ -411,6 +445,7 @@ def main(module_class=AnsibleModule):
             state=dict(type="str", default="running", choices=["running", "suspended", "absent", "rendered"]),
             job=dict(type="dict", options=JOB_OPTIONS),
             trigger_savepoint=dict(type="bool", default=False),
+            rollback=dict(type="bool", default=True),
         ),
         required_if=[("state", "running", ("image", "job")), ("state", "suspended", ("image", "job")),
                      ("state", "rendered", ("image", "job"))],

@@ -11,7 +11,7 @@ job running. ``suspended`` stops the job with a savepoint, removes the cluster a
 
 from __future__ import annotations
 
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, SpecError, fail
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, FlinkOpsError, SpecError, fail
 from ansible_collections.flinkops.flink.plugins.module_utils.flows.cluster import desired_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE, JobControl
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, report_plan
@@ -123,6 +123,47 @@ def run_managed(module, app, actual, result):
     module.exit_json(**result)
 
 
+def start(app, actions, record, result):
+    """Apply the plan of state running and wait (with ``wait``) until the cluster and its job run."""
+    params = app.params
+    timeout, sleep = params["wait_timeout"], params["wait_sleep"]
+    app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
+    if record is not None and any(a.role == "jobmanager" for a in actions):
+        app.delete_record()
+    result["savepoint"] = app.restore_from
+    if params.get("wait"):
+        app.wait_ready(timeout, sleep)
+    described = app.describe()
+    result.update(described)
+    jobs = described.get("jobs") or []
+    job_id = app.job_id or (jobs[0]["id"] if jobs else None)
+    result["job_id"] = job_id
+    if job_id and (params.get("wait") or params.get("trigger_savepoint")):
+        result["job_state"] = JobControl(app.rest()).wait_running(job_id, timeout, sleep, option="job")
+    elif jobs:
+        result["job_state"] = jobs[0]["state"]
+
+
+def roll_back_failed_upgrade(app, exc, restored, result):
+    """The upgrade's new spec did not get its job running; the platform has put back the last stable spec with the
+    job restarting from the state this run saved (``app.restore_from``). Wait for it and fail, saying both."""
+    params = app.params
+    result.update(changed=True, rolled_back=True, restored=restored, failure=str(exc), savepoint=app.restore_from)
+    try:
+        if params.get("wait"):
+            app.wait_ready(params["wait_timeout"], params["wait_sleep"])
+            result["job_state"] = JobControl(app.rest()).wait_running(
+                app.job_id, params["wait_timeout"], params["wait_sleep"], option="job")
+        result["job_id"] = app.job_id
+    except FlinkOpsError as again:
+        raise BackendError("%s; rolled back to the last stable spec (%s) from %s, which did not run either: %s" % (
+            exc.message, ", ".join(restored), app.restore_from or "no saved state", again), option=exc.option,
+            partial=exc.partial)
+    raise BackendError("%s; rolled back to the last stable spec: %s run again, the job from %s" % (
+        exc.message, ", ".join(restored), app.restore_from or "no saved state"), option=exc.option, hint=exc.hint,
+        partial=exc.partial)
+
+
 def run_application(module):
     params = module.params
     state = params["state"]
@@ -159,32 +200,28 @@ def run_application(module):
         for action in actions:
             if action.role == "job" and action.kind in ("savepoint", "upgrade") and not app.manages_upgrades:
                 save_state(app, action, actual, JobControl(app.rest()), timeout, sleep, result)
+        if state != "running":
+            try:
+                app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
+            finally:
+                app.settle()
+            if state == "absent":
+                app.delete_record()
+            else:
+                result["savepoint"] = app.restore_from
+            module.exit_json(**result)
+        upgrade = any(a.role == "job" and a.kind == "upgrade" for a in actions)
         try:
-            app.apply([a for a in actions if a.role not in ("job", "record", "snapshot")])
-        finally:
-            app.settle()  # an application's rollback (from the savepoint just taken) is not built yet: no -prev kept
-        if state == "absent":
-            app.delete_record()
-            module.exit_json(**result)
-        if state == "suspended":
-            result["savepoint"] = app.restore_from
-            module.exit_json(**result)
-        if record is not None and any(a.role == "jobmanager" for a in actions):
-            app.delete_record()
-        result["savepoint"] = app.restore_from
-        if params.get("wait"):
-            app.wait_ready(timeout, sleep)
-        described = app.describe()
-        result.update(described)
-        jobs = described.get("jobs") or []
-        job_id = app.job_id or (jobs[0]["id"] if jobs else None)
-        result["job_id"] = job_id
-        if job_id and (params.get("wait") or params.get("trigger_savepoint")):
-            result["job_state"] = JobControl(app.rest()).wait_running(job_id, timeout, sleep, option="job")
-        elif jobs:
-            result["job_state"] = jobs[0]["state"]
+            start(app, actions, record, result)
+        except FlinkOpsError as exc:
+            restored = app.roll_back() if upgrade and params.get("rollback", True) else []
+            if not restored:
+                app.settle()
+                raise
+            roll_back_failed_upgrade(app, exc, restored, result)
+        app.settle()
         if params.get("trigger_savepoint"):
-            take_savepoint(app, job_id, timeout, sleep, result)
+            take_savepoint(app, result["job_id"], timeout, sleep, result)
     except FlinkOpsError as exc:
         fail(module, exc, **result)
     module.exit_json(**result)

@@ -41,6 +41,11 @@ class DockerApplication(DockerCluster, ApplicationPlatform):
             return ["taskmanager"]
         return ["standalone-job"] + self.job.standalone_args(self.new_job_id(), self.restore_from)
 
+    def roll_back(self):
+        """Not for an application yet: the replaced JobManager container would restart its job from the state it was
+        started from, older than what the upgrade saved. The replaced containers are removed (settle) instead."""
+        return []
+
     def desired_view(self):
         view = self.spec.public_view()
         if self.job is not None:

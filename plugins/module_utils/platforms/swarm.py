@@ -27,11 +27,12 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     APIError, DockerException, EngineClient, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import render_properties, role_config
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import JAVA_OPTS_KEYS, render_properties, role_config
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.rollback import SwarmRollback
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import ServiceSpec, SwarmService
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -46,7 +47,7 @@ RESTART_CONDITION = {"no": "none", "on-failure": "on-failure", "always": "any", 
 ROLES = ("jobmanager", "taskmanager")
 
 
-class SwarmCluster(ClusterPlatform):
+class SwarmCluster(SwarmRollback, ClusterPlatform):
     """Session cluster on a Docker Swarm (the module talks to a manager's daemon)."""
 
     platform = "swarm"
@@ -71,6 +72,11 @@ class SwarmCluster(ClusterPlatform):
         self.client = EngineClient(params)
         self._services = {}
         self._digest = False
+        self._updated = []  # roles whose service this run updated (the swarm keeps their spec before), in order
+        self._changed = set()  # the same, kept after a rollback
+        self._failed_before = {}  # role: ids of its failed tasks before this run's update (or rollback)
+        self._rolled_back = False
+        self._secret_rotated = False
 
     # Names --------------------------------------------------------------------------------------
     def service_name(self, role):
@@ -156,7 +162,9 @@ class SwarmCluster(ClusterPlatform):
 
     def role_inputs(self, role):
         """What decides whether a service is updated (not the application's job id or restore path)."""
-        view = self.desired_view()
+        view = dict(self.desired_view())
+        if isinstance(view.get("flink_config"), dict):  # the other role's JVM options do not reach this one
+            view["flink_config"] = role_config(view["flink_config"], role)
         return {"role": role, "image": self.spec.image, "config": self.flink_settings(role),
                 "secrets": self.secret_name() if self.spec.secret_config else None, "view": {
                     k: v for k, v in view.items() if k not in ("jobmanager", "taskmanager", "job") or k == role},
@@ -258,7 +266,9 @@ class SwarmCluster(ClusterPlatform):
             if current is None:
                 actions.append(Action("create", "service %s" % service.spec.name, "missing", role))
                 continue
-            own = [f for f in fields if not f.startswith(ROLES) or f.startswith(role + ".")]
+            others = JAVA_OPTS_KEYS[[r for r in ROLES if r != role][0]]
+            own = [f for f in fields if (not f.startswith(ROLES) or f.startswith(role + ".")) and
+                   f != "flink_config.%s" % others]
             reasons = service.update_reasons(current, changed="changed: %s" % (", ".join(own) or "spec"))
             if reasons:
                 actions.append(Action("update", "service %s" % service.spec.name, "; ".join(reasons), role))
@@ -288,8 +298,9 @@ class SwarmCluster(ClusterPlatform):
                         self._remove_secrets(keep=None)
                 elif action.role in ROLES:
                     self._apply_service(action)
-            if any(a.role == "secret" and a.kind == "create" for a in actions):
-                self._remove_secrets(keep=self.secret_name())  # the services now use the new one
+            # The services now use the new secret; the old ones go once the cluster is ready (settle), since a
+            # rollback puts back the spec that uses them.
+            self._secret_rotated = any(a.role == "secret" and a.kind == "create" for a in actions)
         except APIError as exc:
             raise BackendError("the swarm refused the request: %s" % (exc.explanation or exc), option="name")
 
@@ -307,6 +318,10 @@ class SwarmCluster(ClusterPlatform):
         else:
             service = self.service(action.role)
             service.apply([(action.kind, action.target)])
+            if action.kind == "update":
+                self._failed_before[action.role] = service.failed_before
+                self._updated.append(action.role)
+                self._changed.add(action.role)
 
     def _secret_data(self):
         return render_properties(dict(self.spec.secret_config), self.spec.version, option="flink_config_secrets")
@@ -412,9 +427,11 @@ class SwarmCluster(ClusterPlatform):
         <name>-taskmanager-1..N are registered, from their current tasks, with the requested slots."""
         deadline = time.monotonic() + timeout
         jm = self.service("jobmanager")
+        self._waits_for(jm, "jobmanager")
         jm.wait(timeout, sleep)
         url = self._jobmanager_rest_url(deadline, sleep)
         tm = self.service("taskmanager")
+        self._waits_for(tm, "taskmanager")
         tm.params["rest_url"] = url
         failed_before = jm.failed_task_ids()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.flinkops.flink.plugins.module_utils.application_job import (
-    ApplicationJob, record_from_labels, record_labels)
+    ApplicationJob, record_from_labels, record_labels, restart_args)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import APIError, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
@@ -58,6 +58,24 @@ class SwarmApplication(SwarmCluster, ApplicationPlatform):
         if action.role == "jobmanager" and action.kind in ("create", "update"):
             self.job_id = self._next_job_id or self.derive_job_id()
         super(SwarmApplication, self)._apply_service(action)
+
+    def restored_spec(self, role):
+        """A rollback's JobManager: the spec before the failed upgrade, its job restarting from the state the upgrade
+        saved (restore_from) under a new job id, not from the older state its own arguments name."""
+        if role != "jobmanager" or self.job is None:
+            return None
+        job_id = self.derive_job_id()
+
+        def change(spec):
+            container = spec["TaskTemplate"]["ContainerSpec"]
+            args = restart_args(container.get("Args") or [], job_id, self.restore_from)
+            if args is None:
+                raise BackendError("the JobManager service's spec before this run has no job id of this collection's; "
+                                   "it is left as the failed run made it", option="rollback")
+            container["Args"] = args
+            return spec
+        self.job_id = job_id
+        return change
 
     def desired_view(self):
         view = super(SwarmApplication, self).desired_view()

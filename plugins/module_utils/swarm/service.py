@@ -190,6 +190,10 @@ class SwarmService(object):
         self.check_mode = check_mode
         self.client = client or EngineClient(params)
         self.failed_before = set()
+        # A rolled-back update ends the wait with an error only when it is this run's update (the swarm undid it,
+        # failure_action rollback) and not a rollback this run asked for itself; an earlier run's is the past.
+        self.updated = False
+        self.rolled_back = False
         self.pending_since = {}
         self.warnings = []
         self._digest = False  # not resolved yet
@@ -377,6 +381,8 @@ class SwarmService(object):
             if "create" in names:
                 self.client.api.create_service(**self._service_kwargs(network_ids))
             elif "update" in names:
+                self.updated = True
+
                 def attempt():
                     current = self.client.api.inspect_service(self.spec.name)
                     self.client.api.update_service(current["ID"], current["Version"]["Index"],
@@ -419,9 +425,13 @@ class SwarmService(object):
     def _converged(self):
         service = self.client.api.inspect_service(self.spec.name)
         update = service.get("UpdateStatus") or {}
-        if update.get("State") in ("paused", "rollback_paused", "rollback_completed"):
-            raise BackendError("the service update %s: %s" % (update.get("State"), update.get("Message")),
-                               option="update_config", partial={"tasks": self.tasks(False)})
+        finished = ("completed", "rollback_completed") if self.rolled_back or not self.updated else ("completed",)
+        if update.get("State") in ("paused", "rollback_paused", "rollback_completed") and \
+                update.get("State") not in finished:
+            log = self.log_excerpt()
+            raise BackendError("the service update of %s %s: %s%s" % (
+                self.spec.name, update.get("State"), update.get("Message"), "; its log: %s" % log if log else ""),
+                option="update_config", partial={"tasks": self.tasks(False)})
         every = self.tasks(False, template=service["Spec"].get("TaskTemplate"))
         tasks = [t for t in every if t["desired_state"] == "running"]
         # A task on a node the swarm lost still says "running" until the swarm notices; it does not count. Nor
@@ -440,7 +450,7 @@ class SwarmService(object):
                 "; its log: %s" % log if log else ""),
                 option="image", partial={"tasks": tasks},
                 hint="Check that every node can pull the image and that the container starts (docker service ps)")
-        done = update.get("State") in (None, "completed", "") and len(running) == self.spec.data["replicas"] \
+        done = update.get("State") in (None, "") + finished and len(running) == self.spec.data["replicas"] \
             and len(tasks) == len(running)
         return done, {"tasks": tasks, "summary": "%d of %d tasks running" % (len(running), self.spec.data["replicas"])}
 
@@ -472,8 +482,8 @@ class SwarmService(object):
                    if (t.get("Status") or {}).get("State") in FAILED_STATES)
 
     def log_excerpt(self, tail=60, keep=8):
-        """What the service's last log lines say went wrong (Flink's ERROR, exception and cause lines, else the
-        last lines), for an error message; "" when the logs cannot be read."""
+        """What the service's last log lines say went wrong (Flink's ERROR, exception and cause lines, the JVM's
+        "Error ..." lines, else the last lines), for an error message; "" when the logs cannot be read."""
         try:
             raw = self.client.api.service_logs(self.spec.name, stdout=True, stderr=True, tail=tail)
             if not isinstance(raw, (bytes, str)):
@@ -483,7 +493,7 @@ class SwarmService(object):
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         causes = [line for line in lines if not line.startswith("at ") and (
-            " ERROR " in line or "Exception" in line or line.startswith("Caused by"))]
+            " ERROR " in line or "Exception" in line or line.startswith(("Caused by", "Error")))]
         return " | ".join((causes or lines)[-keep:])
 
     def wait(self, timeout, sleep, watch=None):

@@ -125,6 +125,24 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     assert all(t["slots"] == 3 for t in applied["taskmanagers"])
     assert service(client, "%s-jobmanager" % prefix)["Version"]["Index"] == jm_version  # JobManager untouched
 
+    # A change that never gets ready (TaskManagers whose JVM cannot load their agent) is rolled back: the swarm puts
+    # the TaskManager service back on its spec before, the module waits for the restored TaskManagers (their 3
+    # slots, not the 4 asked) and fails with rolled_back=true, saying why.
+    tm_before = service(client, "%s-taskmanager" % prefix)["Spec"]
+    broken = session_task(swarm, prefix, flink_config_secrets={"s3.secret-key": "swarm-secret-value-42"},
+                          taskmanager={"slots": 4, "replicas": 2,
+                                       "java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"}, **spaced)
+    failed = run(collections_path, broken, expect_ok=False)
+    assert failed.get("rolled_back") is True, failed
+    assert failed["restored"] == ["%s-taskmanager" % prefix], failed
+    assert "flinkops-no-such-agent.jar" in failed["msg"], failed["msg"]  # the TaskManagers' log says why
+    assert "rolled back to the last stable spec" in failed["msg"], failed["msg"]
+    assert service(client, "%s-taskmanager" % prefix)["Spec"] == tm_before
+    assert service(client, "%s-jobmanager" % prefix)["Version"]["Index"] == jm_version
+    tms = rest(url, "/taskmanagers")["taskmanagers"]
+    assert sorted((t["id"], t["slotsNumber"]) for t in tms) == [("%s-taskmanager-%d" % (prefix, i), 3) for i in (1, 2)]
+    assert run(collections_path, changed)["changed"] is False
+
     # flink_job and flink_info find the cluster by name on the swarm.
     jar = os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar")
     job = {"name": "job", "register": "out", "flinkops.flink.flink_job": {
@@ -243,6 +261,26 @@ def test_application_upgrades_and_suspend_lose_no_state(version, swarm, prefix, 
         args = service(client, "%s-jobmanager" % prefix)["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"]
         assert args[args.index("--fromSavepoint") + 1] == upgraded["last_savepoint"]
         rows = wait_rows(swarm, node, prefix, image, len(rows) + 60)
+
+        if version == FLINK_DEFAULT:
+            # A savepoint upgrade whose new job fails (its output directory cannot be made, no restarts): rolled
+            # back. The TaskManager service goes back to its spec before; the JobManager service too, its job
+            # restarting from the savepoint this run took (not the older one its own arguments named). The counts
+            # go on with no gap or reset, and the spec before the failed one is what runs: it changes nothing.
+            broken = app_task(swarm, prefix, image, node, parallelism=2, args=[
+                "--rate", "20", "--keys", "4", "--out", "/proc/flinkops-no-output", "--checkpoint-interval-ms", "2000"])
+            broken["flinkops.flink.flink_application"]["flink_config"]["restart-strategy.type"] = "none"
+            failed = run(collections_path, broken, expect_ok=False)
+            assert failed.get("rolled_back") is True, failed
+            assert failed["restored"] == ["%s-jobmanager" % prefix, "%s-taskmanager" % prefix], failed
+            assert "FAILED" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+            assert failed["savepoint"].startswith("file:") and failed["savepoint"] != upgraded["last_savepoint"]
+            assert failed["job_state"] == "RUNNING" and failed["job_id"] != upgraded["job_id"], failed
+            args = service(client, "%s-jobmanager" % prefix)["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"]
+            assert args[args.index("--fromSavepoint") + 1] == failed["savepoint"], args
+            assert "/proc/flinkops-no-output" not in args and args[args.index("--job-id") + 1] == failed["job_id"]
+            assert run(collections_path, task)["changed"] is False
+            rows = wait_rows(swarm, node, prefix, image, len(rows) + 60)
 
         # Last-state upgrade (new arguments): from the latest retained checkpoint.
         task = app_task(swarm, prefix, image, node, parallelism=2, upgrade_mode="last-state",
