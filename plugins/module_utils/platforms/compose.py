@@ -26,7 +26,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.compose.cli import 
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import ROLES, ComposeProject
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
     COMPOSE_FILE, SECRETS_FILE, changed_keys, service_sections, without_scale)
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.rollback import ComposeRollback
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address, listed_rest_url
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage
@@ -45,7 +47,7 @@ DEFAULT_PROJECT_ROOT = "/var/lib/flinkops/compose"
 _TM_ADDRESS = re.compile(r"@([^:/]+):\d+/")
 
 
-class ComposeCluster(ComposeProject, ClusterPlatform):
+class ComposeCluster(ComposeRollback, ComposeProject, ClusterPlatform):
     """Session cluster as a Compose project on one Docker host."""
 
     platform = "compose"
@@ -311,6 +313,7 @@ class ComposeCluster(ComposeProject, ClusterPlatform):
             except OSError:
                 pass  # not empty: the user keeps files of his own there
             return
+        self.keep_previous(actions)
         self.write_files()
         if state == "restarted" and all(a.kind == "restart" for a in actions):
             self.cli.run("restart", "--timeout", "30")
@@ -359,7 +362,7 @@ class ComposeCluster(ComposeProject, ClusterPlatform):
     def wait_ready(self, timeout, sleep):
         """REST answers and exactly the project's TaskManager containers are registered (matched by address), each
         with taskmanager.slots slots; a container that exits or restarts fails the wait at once with its log."""
-        baseline = {}
+        watch = CrashWatch(self.spec.restart_policy)
 
         def probe():
             ours = {}
@@ -371,14 +374,12 @@ class ComposeCluster(ComposeProject, ClusterPlatform):
                     info = self.api.inspect_container(container["Id"])
                 except NotFound:
                     continue
-                status = (info.get("State") or {}).get("Status")
-                count = info.get("RestartCount", 0)
-                baseline.setdefault(container["Id"], count)
                 name = (container.get("Names") or ["/?"])[0].lstrip("/")
-                if status in ("exited", "dead") or count > baseline[container["Id"]]:
+                problem = watch.problem(container["Id"], (info.get("State") or {}).get("Status"),
+                                        info.get("RestartCount", 0))
+                if problem:
                     raise BackendError("container %s %s; its last log lines:\n%s" % (
-                        name, "exited" if status in ("exited", "dead") else "keeps restarting",
-                        self._logs_tail(container["Id"])),
+                        name, problem, self._logs_tail(container["Id"])),
                         hint="Fix the cause shown in the log; the containers were left in place for inspection")
                 if labels.get(LABEL_SERVICE) == "taskmanager":
                     ours[self._address(container)] = name

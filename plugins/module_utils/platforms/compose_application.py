@@ -35,6 +35,12 @@ class ComposeApplication(ComposeCluster, ApplicationPlatform):
             local = (module.params.get("docker_host") or "unix://").startswith("unix://")
             self.job = ApplicationJob(module.params, spec, local)
 
+    def roll_back(self):
+        """Not for an application yet: the old file's JobManager would restart its job from the state it was started
+        from, older than what the upgrade saved."""
+        self.settle()
+        return []
+
     # What the services are made of ---------------------------------------------------------------
     def extra_mounts(self):
         mount = self.job.jar_mount() if self.job is not None else None

@@ -112,6 +112,21 @@ def test_session_lifecycle(collections_path, docker_client, project, image, flin
     tms = rest(port, "/taskmanagers")["taskmanagers"]
     assert len(tms) == 3 and all(tm["slotsNumber"] == 2 for tm in tms)
 
+    # A change that never gets ready (TaskManagers whose JVM cannot load their agent) is rolled back: the files
+    # before it are written back and Compose recreates what they describe; the wait expects their 2 slots, not
+    # the 3 asked, and the run fails with rolled_back=true. The spec before then changes nothing.
+    before_text = read(path)
+    broken = session_task(name, directory, image, port, taskmanager={
+        "replicas": 3, "memory": "1280m", "slots": 3, "java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"})
+    failed = run(collections_path, broken, expect_ok=False)
+    assert failed.get("rolled_back") is True, failed
+    assert failed["restored"] == ["%s-taskmanager-%d" % (name, i) for i in (1, 2, 3)], failed
+    assert "flinkops-no-such-agent.jar" in failed["msg"] and "rolled back to the last stable spec" in failed["msg"]
+    assert read(path) == before_text
+    tms = rest(port, "/taskmanagers")["taskmanagers"]
+    assert len(tms) == 3 and all(tm["slotsNumber"] == 2 for tm in tms), tms
+    assert run(collections_path, resized)["changed"] is False
+
     # Scale down: the highest numbers go, as Compose does.
     smaller = session_task(name, directory, image, port, taskmanager={"replicas": 1, "memory": "1280m"})
     predicted = run(collections_path, smaller, check=True)

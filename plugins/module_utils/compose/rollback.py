@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) flinkops.flink contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rollback of a Compose project to the files it ran before this run.
+
+The project is its files: ``compose.yaml`` (and the secrets file) before a change that recreates containers are kept
+in memory; when the new ones do not get ready, the old files are written back and ``docker compose up`` recreates
+the services they describe. What the wait after it expects (TaskManagers and slots) is read from the old file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import yaml
+
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import _write
+
+SLOTS = re.compile(r"^taskmanager\.numberOfTaskSlots:\s*(\d+)\s*$", re.M)
+
+
+def read_text(path):
+    """The file's text, None when it does not exist."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
+def taskmanagers_of(text):
+    """(TaskManager count, slots each) that a compose.yaml of this collection runs; None where it does not say."""
+    try:
+        services = (yaml.safe_load(text) or {}).get("services") or {}
+    except yaml.YAMLError:
+        return None, None
+    taskmanager = services.get("taskmanager") or {}
+    slots = SLOTS.search(str((taskmanager.get("environment") or {}).get("FLINK_PROPERTIES") or ""))
+    return taskmanager.get("scale"), int(slots.group(1)) if slots else None
+
+
+class ComposeRollback(object):
+    """The rollback part of platforms/compose.ComposeCluster (its files, CLI and spec)."""
+
+    _previous = None  # (compose.yaml, secrets file or None, containers recreated) before this run's change
+
+    def keep_previous(self, actions):
+        """Before the files are rewritten for a change that recreates containers: keep the files that ran."""
+        recreated = sorted(a.target for a in actions if a.kind == "recreate")
+        text = read_text(self.file_path)
+        self._previous = (text, read_text(self.secrets_path), recreated) if recreated and text else None
+
+    def settle(self):
+        self._previous = None
+
+    def roll_back(self):
+        """Write the files before this run back and let Compose recreate what they describe. Nothing when the run
+        recreated no container (a new project is left as it is, for inspection)."""
+        if self._previous is None:
+            return []
+        text, secrets, recreated = self._previous
+        self._previous = None
+        if secrets is not None:
+            _write(self.secrets_path, secrets, 0o600)
+        _write(self.file_path, text, 0o644)
+        self.cli.run("up", "--detach", "--remove-orphans", "--no-build", "--pull", "never")
+        replicas, slots = taskmanagers_of(text)
+        if replicas is not None:
+            self.spec.tm_replicas = replicas
+        if slots is not None:
+            self.spec.tm_slots = slots
+        return recreated
