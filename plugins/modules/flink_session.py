@@ -63,10 +63,18 @@ options:
         again under their names, the module waits for them and fails with RV(rolled_back=true), naming what failed.
         The default is on because a running cluster is worth more than the new spec; turn it off to leave the
         failed containers in place for inspection.
-      - A new cluster (nothing replaced) is never rolled back. Scale-down removals are not undone.
-      - Other platforms do not roll back yet (Swarm services can be rolled back with M(flinkops.flink.flink_swarm_service)
-        O(ignore:update_config.failure_action=rollback); the operator rolls back with its own
-        C(kubernetes.operator.deployment.rollback.enabled)).
+      - With O(platform=swarm), the services this run updated go back to the spec they ran before it, which the
+        swarm keeps (what C(docker service rollback) restores); the module waits for their tasks, the JobManager's
+        REST API and the restored TaskManagers and slots, and fails with RV(rolled_back=true). Secrets the old spec
+        uses are removed only once the new spec is ready. The swarm replaces tasks in place (stop first, as its
+        updates do), so between the failure and the rollback the updated services run no ready task.
+      - With O(platform=compose), the Compose file (and secrets file) before a change that recreates containers is
+        kept; when the new containers do not get ready it is written back, C(docker compose up) recreates what it
+        describes, the module waits for its TaskManagers and slots and fails with RV(rolled_back=true).
+      - A new cluster (nothing replaced or updated) is never rolled back. On Docker, scale-down removals are not
+        undone (on Swarm the restored spec has its replicas).
+      - Kubernetes does not roll back yet (native mode recreates the JobManager Deployment; the operator rolls back
+        with its own C(kubernetes.operator.deployment.rollback.enabled), which needs high availability).
     type: bool
     default: true
   state:
@@ -230,11 +238,17 @@ rolled_back:
   type: bool
   sample: true
 restored:
-  description: The containers started again by a rollback.
+  description: The containers (Docker, Compose) or services (Swarm) a rollback put back on the last stable spec.
   returned: when a rollback happened
   type: list
   elements: str
   sample: [orders-taskmanager-1]
+failure:
+  description: What made the change fail before the rollback (the first error; C(msg) says it too, followed by
+    the rollback's outcome).
+  returned: when a rollback happened
+  type: str
+  sample: "container orders-taskmanager-1 keeps restarting (2 restarts); its last log lines: ..."
 rest_url:
   description:
     - URL of the JobManager's REST API and web UI, as reachable from the Ansible target.
