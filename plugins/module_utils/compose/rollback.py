@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import re
 
-import yaml
-
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import _write
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import service_sections
 
-SLOTS = re.compile(r"^taskmanager\.numberOfTaskSlots:\s*(\d+)\s*$", re.M)
+SCALE = re.compile(r"^    scale:\s*(\d+)\s*$")
+# In FLINK_PROPERTIES, one line of a quoted value (the renderer writes "\n" between lines).
+SLOTS = re.compile(r"taskmanager\.numberOfTaskSlots:\s*(\d+)")
 
 
 def read_text(path):
@@ -29,14 +30,18 @@ def read_text(path):
 
 
 def taskmanagers_of(text):
-    """(TaskManager count, slots each) that a compose.yaml of this collection runs; None where it does not say."""
-    try:
-        services = (yaml.safe_load(text) or {}).get("services") or {}
-    except yaml.YAMLError:
-        return None, None
-    taskmanager = services.get("taskmanager") or {}
-    slots = SLOTS.search(str((taskmanager.get("environment") or {}).get("FLINK_PROPERTIES") or ""))
-    return taskmanager.get("scale"), int(slots.group(1)) if slots else None
+    """(TaskManager count, slots each) that a compose.yaml of this collection runs (its own renderer's layout, read
+    without a YAML parser: module_utils import only what every managed host has); None where it does not say."""
+    lines = service_sections(text).get("taskmanager") or ()
+    replicas = slots = None
+    for line in lines:
+        scale = SCALE.match(line)
+        if scale:
+            replicas = int(scale.group(1))
+        found = SLOTS.search(line)
+        if found and slots is None:
+            slots = int(found.group(1))
+    return replicas, slots
 
 
 class ComposeRollback(object):
