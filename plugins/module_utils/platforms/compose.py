@@ -28,9 +28,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.compose.render impo
     COMPOSE_FILE, SECRETS_FILE, changed_keys, service_sections, without_scale)
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.rollback import ComposeRollback
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerApi, DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address, listed_rest_url
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action

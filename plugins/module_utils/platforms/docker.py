@@ -16,15 +16,16 @@ import json
 import socket
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     DaemonUnreachable, DockerApi, DockerException, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DEFAULT_DOCKER_HOST, docker_host_address, listed_rest_url)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.containers import (
     LABEL_CLUSTER, LABEL_HASH, LABEL_INDEX, LABEL_ROLE, LABEL_SPEC, DockerContainers)
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.crash_watch import CrashWatch
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import (
     LABEL_MANAGED, MANAGED_BY, DockerImage, short_error)
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.replace import DockerReplace
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
@@ -32,7 +33,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRe
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 
-class DockerCluster(DockerContainers, ClusterPlatform):
+class DockerCluster(DockerReplace, DockerContainers, ClusterPlatform):
     """Session cluster on Docker. ``kind`` labels the containers (session, application)."""
 
     platform = "docker"
@@ -326,88 +327,6 @@ class DockerCluster(DockerContainers, ClusterPlatform):
             self.api.start(action.container_id)
         elif action.kind == "restart":
             self.api.restart(action.container_id, timeout=30)
-
-    def _replace(self, action):
-        """Create before remove. The replacement is created (not started) as <name>-next: whatever Docker refuses
-        at creation (a mount source, a device, a volume driver, a network) fails here while the old container still
-        runs, untouched. Then the old one is stopped and renamed <name>-prev, the new one takes the name and starts;
-        if it cannot start (a port, a missing host path), it is removed and the old one gets its name back and is
-        started again. The old container is removed only once the new one runs. (Both cannot run at once: the
-        JobManager's published port and a TaskManager's resource id are the role's own.)"""
-        name = self.jm_name() if action.role == "jobmanager" else self.tm_name(action.index)
-        staged, previous = "%s-next" % name, "%s-prev" % name
-        for leftover in (staged, previous):  # of an interrupted run
-            self._remove(leftover)
-        try:
-            new_id = self._create(action.role, action.index, container_name=staged, start=False)
-        except DockerException as exc:
-            self._remove(staged)
-            raise BackendError("creating the new %s failed, the running one was left as it was: %s" % (
-                name, short_error(exc)), option=self.option_of(exc))
-        self.api.stop(action.container_id, timeout=30)
-        self.api.rename(action.container_id, previous)
-        self.api.rename(new_id, name)
-        try:
-            self.api.start(new_id)
-        except DockerException as exc:
-            self._remove(new_id)
-            self.api.rename(action.container_id, name)
-            self.api.start(action.container_id)
-            raise BackendError("starting the new %s failed; the old container was started again: %s" % (
-                name, short_error(exc)), option=self.option_of(exc))
-        # The old container stays, stopped, as <name>-prev until the new cluster is ready (settle) or a failure
-        # brings it back (roll_back).
-        self._kept.append((name, action.container_id, new_id))
-
-    def settle(self):
-        """Remove the replaced containers kept for a rollback."""
-        while self._kept:
-            _name, old_id, _new_id = self._kept.pop()
-            self._remove(old_id)
-
-    def roll_back(self):
-        """Back to the last spec that was ready: the replacements and the containers this run created are removed,
-        the replaced containers get their names back and start. Nothing when nothing was replaced (a new cluster is
-        left as it is, for inspection)."""
-        if not self._kept:
-            return []
-        restored = []
-        try:
-            for container_id in self._made:
-                self._remove(container_id)
-            while self._kept:
-                name, old_id, new_id = self._kept.pop()
-                self._remove(new_id)
-                self.api.rename(old_id, name)
-                self.api.start(old_id)
-                restored.append(name)
-        except DockerException as exc:
-            raise BackendError("rolling back failed after %s were restored: %s" % (
-                ", ".join(restored) or "none", short_error(exc)),
-                hint="The containers of the last stable spec that are left are named <name>-prev")
-        # The wait that follows expects what the restored cluster is: its TaskManagers and their slots (from the
-        # restored containers' own labels), not the failed spec's.
-        restored_view = self.before_view(self.read())
-        self.spec.tm_replicas = restored_view["taskmanager"].get("replicas", self.spec.tm_replicas)
-        self.spec.tm_slots = restored_view["taskmanager"].get("slots") or self.spec.tm_slots
-        return sorted(restored)
-
-    @staticmethod
-    def option_of(exc):
-        """The option a Docker refusal is most likely about, from its words (None when it does not tell)."""
-        text = str(exc).lower()
-        for words, option in (("mount", "mounts"), ("bind source path", "mounts"), ("port", "rest_port"),
-                              ("network", "network"), ("image", "image")):
-            if words in text:
-                return option
-        return None
-
-    def _remove(self, container_id):
-        try:
-            self.api.stop(container_id, timeout=30)
-            self.api.remove_container(container_id, force=True)
-        except NotFound:
-            pass
 
     # Readiness ----------------------------------------------------------------------------------
     def rest_url(self):
