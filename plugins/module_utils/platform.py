@@ -128,6 +128,14 @@ class ClusterPlatform(abc.ABC):
         restored ([] when the platform keeps nothing to go back to)."""
         return []
 
+    def expect_restored(self, replicas, slots):
+        """After a rollback, the wait expects the restored cluster's TaskManagers and slots (what the restored
+        containers, services or file say; None: as the spec says), not the failed spec's."""
+        if replicas is not None:
+            self.spec.tm_replicas = replicas
+        if slots:
+            self.spec.tm_slots = slots
+
     @abc.abstractmethod
     def wait_ready(self, timeout, sleep):
         """Until the cluster works: REST answers and the requested TaskManagers are registered."""

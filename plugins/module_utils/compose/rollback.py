@@ -69,9 +69,5 @@ class ComposeRollback(object):
             _write(self.secrets_path, secrets, 0o600)
         _write(self.file_path, text, 0o644)
         self.cli.run("up", "--detach", "--remove-orphans", "--no-build", "--pull", "never")
-        replicas, slots = taskmanagers_of(text)
-        if replicas is not None:
-            self.spec.tm_replicas = replicas
-        if slots is not None:
-            self.spec.tm_slots = slots
+        self.expect_restored(*taskmanagers_of(text))
         return recreated

@@ -78,9 +78,8 @@ class DockerReplace(object):
                 hint="The containers of the last stable spec that are left are named <name>-prev")
         # The wait that follows expects what the restored cluster is: its TaskManagers and their slots (from the
         # restored containers' own labels), not the failed spec's.
-        restored_view = self.before_view(self.read())
-        self.spec.tm_replicas = restored_view["taskmanager"].get("replicas", self.spec.tm_replicas)
-        self.spec.tm_slots = restored_view["taskmanager"].get("slots") or self.spec.tm_slots
+        taskmanager = self.before_view(self.read())["taskmanager"]
+        self.expect_restored(taskmanager.get("replicas"), taskmanager.get("slots"))
         return sorted(restored)
 
     @staticmethod

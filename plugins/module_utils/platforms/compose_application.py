@@ -37,8 +37,7 @@ class ComposeApplication(ComposeCluster, ApplicationPlatform):
 
     def roll_back(self):
         """Not for an application yet: the old file's JobManager would restart its job from the state it was started
-        from, older than what the upgrade saved."""
-        self.settle()
+        from, older than what the upgrade saved; the flow's settle() drops the kept file."""
         return []
 
     # What the services are made of ---------------------------------------------------------------

@@ -22,11 +22,13 @@ def roll_back_service(client, name, change=None):
     to run) on what it makes of it. False when the swarm keeps none (a service created, never updated); the swarm's
     own version check is retried when another writer moved it meanwhile."""
     api = client.api
-    if not api.inspect_service(name).get("PreviousSpec"):
+    first = [api.inspect_service(name)]
+    if not first[0].get("PreviousSpec"):
         return False
 
     def attempt():
-        current = api.inspect_service(name)
+        # The first attempt uses what was read a moment ago; a retry reads the version that moved.
+        current = first.pop() if first else api.inspect_service(name)
         if change is None:
             api.update_service_spec(current["ID"], current["Version"]["Index"], current["Spec"], rollback=True)
         else:
@@ -74,9 +76,8 @@ class SwarmRollback(object):
             self._secret_rotated = False
         # The wait that follows expects what the restored services are: their TaskManagers and slots (from the
         # restored services' own labels), not the failed spec's.
-        restored_view = self.before_view(self.read())
-        self.spec.tm_replicas = restored_view["taskmanager"].get("replicas", self.spec.tm_replicas)
-        self.spec.tm_slots = restored_view["taskmanager"].get("slots") or self.spec.tm_slots
+        taskmanager = self.before_view(self.read())["taskmanager"]
+        self.expect_restored(taskmanager.get("replicas"), taskmanager.get("slots"))
         return restored
 
     def restored_spec(self, role):
