@@ -73,8 +73,14 @@ options:
         describes, the module waits for its TaskManagers and slots and fails with RV(rolled_back=true).
       - A new cluster (nothing replaced or updated) is never rolled back. On Docker, scale-down removals are not
         undone (on Swarm the restored spec has its replicas).
-      - Kubernetes does not roll back yet (native mode recreates the JobManager Deployment; the operator rolls back
-        with its own C(kubernetes.operator.deployment.rollback.enabled), which needs high availability).
+      - With O(platform=kubernetes) (native mode), a change recreates the JobManager Deployment under the same
+        cluster id, so the old cluster is deleted first; before that the module reads what it is made of (the
+        Deployment with its spec annotations, the Services and ConfigMaps it owns, the config Secret of
+        O(flink_config_secrets)) and keeps it in memory. When the new cluster does not get ready, it is deleted and
+        those objects are created again as they were (a NodePort keeps its port); the JobManager starts from the same
+        configuration and starts its TaskManagers, the module waits for them and fails with RV(rolled_back=true).
+      - The operator platform does not roll back here; the operator has its own
+        C(kubernetes.operator.deployment.rollback.enabled), which needs high availability.
     type: bool
     default: true
   state:
@@ -238,7 +244,9 @@ rolled_back:
   type: bool
   sample: true
 restored:
-  description: The containers (Docker, Compose) or services (Swarm) a rollback put back on the last stable spec.
+  description: The containers (Docker, Compose), services (Swarm) or Kubernetes objects (native mode, as
+    C(deployment <name>), C(service <name>-rest), C(configmap flink-config-<name>)) a rollback put back on the last
+    stable spec.
   returned: when a rollback happened
   type: list
   elements: str

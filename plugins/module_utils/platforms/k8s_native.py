@@ -24,6 +24,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import a
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     ApiException, api_error, api_unreachable, k8s_api_client)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
@@ -66,6 +67,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
         self.apps = kubernetes.client.AppsV1Api(self.api_client)
         self.authz = kubernetes.client.AuthorizationV1Api(self.api_client)
         self._seen = None
+        self._snapshot = None  # what the cluster was made of before a recreate (roll_back)
 
     # Names --------------------------------------------------------------------------------------
     @property
@@ -370,12 +372,51 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
             elif action.kind == "create":
                 self.deploy()
             elif action.kind in ("recreate", "restart"):
+                if action.kind == "recreate" and self.params.get("rollback", True):
+                    self.take_snapshot()
                 self.delete_deployment(wait=True)
                 self.deploy()
             elif action.kind == "update" and action.role == "logging":
                 self.update_log_level()
             elif action.kind == "adopt":
                 self.mark()
+
+    # Rollback -----------------------------------------------------------------------------------
+    def snapshots(self):
+        return NativeSnapshot(self.api_client, self.core, self.apps, self.namespace, self.cluster_id,
+                              config_secret.secret_name(self.cluster_id))
+
+    def take_snapshot(self):
+        """Keep what the running cluster is made of (kubernetes/native_snapshot.py), before the recreate deletes
+        it: the last stable spec a failed change rolls back to."""
+        try:
+            deployment = self.apps.read_namespaced_deployment(self.cluster_id, self.namespace)
+        except ApiException as exc:
+            raise BackendError("reading deployment %s failed: %s" % (self.cluster_id, api_error(exc)))
+        self._snapshot = self.snapshots().take(deployment)
+
+    def settle(self):
+        self._snapshot = None
+
+    def roll_back(self):
+        """The recreated cluster did not get ready: delete it and create the objects of the one before again (the
+        same Deployment, Services, ConfigMaps and config Secret). The wait that follows expects the restored
+        cluster's JobManagers and TaskManagers. Nothing when nothing was recreated."""
+        if self._snapshot is None:
+            return []
+        snapshot, self._snapshot = self._snapshot, None
+        self.delete_deployment(wait=True)
+        restored = self.snapshots().restore(snapshot)
+        deployment = snapshot["deployment"]
+        try:
+            view = json.loads(((deployment["metadata"].get("annotations") or {}).get(ANNOTATION_SPEC)) or "{}")
+        except ValueError:
+            view = {}
+        self.native.jm_replicas = (deployment.get("spec") or {}).get("replicas") or 1
+        replicas = (view.get("taskmanager") or {}).get("replicas")
+        if replicas is not None:
+            self.native.tm_min = replicas
+        return restored
 
     def update_log_level(self):
         """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes

@@ -308,6 +308,31 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
         assert res.status("session") == "failed" and msg.startswith(option + ": Flink refuses") and words in msg, msg
         assert sorted(p["metadata"]["uid"] for p in k8s.json(
             "get", "pods", "-n", namespace, "-l", "app=%s" % name)["items"]) == pods
+
+    # A change Flink accepts but whose JobManager never starts (its JVM cannot load an agent): the recreate's wait
+    # meets CrashLoopBackOff, the module deletes the failed cluster and creates the last stable one's objects again
+    # (Deployment with its spec annotations, Services, Flink's ConfigMaps; the config Secret the change added is
+    # gone again), waits for its JobManager and the 1 TaskManager it keeps (not the 2 asked) and fails with
+    # rolled_back=true. The spec before then changes nothing.
+    def config_of(kind, obj):
+        return k8s.json("get", kind, obj, "-n", namespace).get("data")
+    flink_conf, rest_port = config_of("configmap", "flink-config-%s" % name), out["rest_url"]
+    broken = session_args(k8s, namespace, name, rest_exposure="NodePort", taskmanager={"replicas": 2},
+                          jobmanager={"java_opts": "-javaagent:/opt/flinkops-no-such-agent.jar"},
+                          flink_config_secrets={"flinkops.test.never": "kept-nowhere"})
+    res = run(collections_path, broken, expect_ok=False)
+    failed = res.task("session")
+    assert res.status("session") == "failed" and failed.get("rolled_back") is True, failed
+    assert "CrashLoopBackOff" in failed["failure"] and "flinkops-no-such-agent.jar" in failed["failure"], failed
+    assert "deployment %s" % name in failed["restored"] and "service %s-rest" % name in failed["restored"] and \
+        "configmap flink-config-%s" % name in failed["restored"], failed["restored"]
+    assert "rolled back to the last stable spec" in failed["msg"], failed["msg"]
+    assert config_of("configmap", "flink-config-%s" % name) == flink_conf
+    assert k8s.kubectl("get", "secret", "%s-config-secrets" % name, "-n", namespace, check=False).returncode != 0
+    jm = k8s.json("get", "deployment", name, "-n", namespace)
+    assert "no-such-agent" not in json.dumps(jm["spec"]) and jm["status"].get("readyReplicas") == 1, jm["status"]
+    out = run(collections_path, args).task("session")
+    assert not out["changed"] and len(out["taskmanagers"]) == 1 and out["rest_url"] == rest_port, out
     out = run(collections_path, {"name": name, "platform": "kubernetes", "namespace": namespace,
                                  "kubeconfig": k8s.kubeconfig, "state": "absent"}).task("session")
     assert out["changed"]
