@@ -10,7 +10,8 @@ until the new cluster is ready (``settle``) or a failure brings it back (``roll_
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException, NotFound
-from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import short_error
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.containers import SECRET_FILE
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import FLINK_HOME, short_error
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 
 
@@ -81,6 +82,25 @@ class DockerReplace(object):
         taskmanager = self.before_view(self.read())["taskmanager"]
         self.expect_restored(taskmanager.get("replicas"), taskmanager.get("slots"))
         return sorted(restored)
+
+    def _clone(self, container_id, name, command):
+        """A new container named ``name`` (created, not started) made as ``container_id`` was, with another command:
+        its config, host config and networks from the engine's own record, the exact image it ran, and the files the
+        module put into it (Flink's configuration, the config secrets file) copied over. Returns its id."""
+        info = self.api.inspect_container(container_id)
+        config = dict(info["Config"], Image=info["Image"], Cmd=command, HostConfig=info["HostConfig"])
+        config["NetworkingConfig"] = {"EndpointsConfig": dict(
+            (network, {"Aliases": [a for a in (endpoint.get("Aliases") or []) if not container_id.startswith(a)]})
+            for network, endpoint in (info["NetworkSettings"].get("Networks") or {}).items())}
+        self._remove(name)  # of an interrupted run
+        created = self.api.create_container_from_config(config, name=name)
+        for path in (FLINK_HOME + "/conf", SECRET_FILE):
+            try:
+                stream, _stat = self.api.get_archive(container_id, path)
+            except NotFound:
+                continue
+            self.api.put_archive(created["Id"], path.rsplit("/", 1)[0], b"".join(stream))
+        return created["Id"]
 
     @staticmethod
     def option_of(exc):

@@ -10,7 +10,7 @@ is remembered by a small Docker volume of the cluster (labels only), from which 
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.application_job import (
-    ApplicationJob, record_from_labels, record_labels)
+    ApplicationJob, record_from_labels, record_labels, restart_args)
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import DockerException, NotFound
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import LABEL_MANAGED, MANAGED_BY, short_error
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
@@ -42,9 +42,29 @@ class DockerApplication(DockerCluster, ApplicationPlatform):
         return ["standalone-job"] + self.job.standalone_args(self.new_job_id(), self.restore_from)
 
     def roll_back(self):
-        """Not for an application yet: the replaced JobManager container would restart its job from the state it was
-        started from, older than what the upgrade saved. The replaced containers are removed (settle) instead."""
-        return []
+        """An upgrade whose new spec did not get its job running: back to the containers before it. The replaced
+        JobManager container's own command names the older state it was started from, and a container's command
+        cannot change: it comes back as a copy of itself (docker/replace._clone) whose job restarts from the state
+        this run saved (``restore_from``) under a new job id. Replaced TaskManagers start again as they were."""
+        jobmanager = self.jm_name()
+        for at, (name, old_id, new_id) in enumerate(self._kept):
+            if name != jobmanager:
+                continue
+            try:
+                command = self.api.inspect_container(old_id)["Config"].get("Cmd") or []
+                job_id = self.derive_job_id()
+                args = restart_args(command, job_id, self.restore_from)
+                if args is None:
+                    raise BackendError("the JobManager container before this run has no job id of this collection's;"
+                                       " it is left, stopped, as %s-prev" % jobmanager, option="rollback")
+                copy = self._clone(old_id, "%s-restore" % jobmanager, args)
+                self._remove(old_id)
+            except DockerException as exc:
+                raise BackendError("rolling back %s failed: %s" % (jobmanager, short_error(exc)), option="rollback",
+                                   hint="The JobManager container of the last stable spec is %s-prev" % jobmanager)
+            self._kept[at] = (name, copy, new_id)
+            self.job_id = job_id
+        return super(DockerApplication, self).roll_back()
 
     def desired_view(self):
         view = self.spec.public_view()

@@ -138,6 +138,30 @@ def test_upgrades_and_suspend_lose_no_state(collections_path, docker_client, clu
     assert "trigger_savepoint" in refused["msg"] and "state running" in refused["msg"], refused["msg"]
     assert rest(port, "/jobs/%s" % rescaled["job_id"])["state"] == "RUNNING"
 
+    # A savepoint upgrade whose new job fails (its output directory cannot be made, no restarts): rolled back. The
+    # replaced TaskManager starts again as it was; the replaced JobManager comes back as a copy of itself whose job
+    # restarts from the savepoint this run took (not the older one its own command named), under a new job id. The
+    # counts go on with no gap or reset (checked at the end), and the spec before the failed one changes nothing.
+    seen = len(output(dirs["out"]))
+    broken = app_task(cluster_name, image, port, v2, dirs, parallelism=2, args=[
+        "--rate", "20", "--keys", "4", "--out", "/proc/flinkops-no-output", "--checkpoint-interval-ms", "2000"])
+    broken["flinkops.flink.flink_application"]["flink_config"] = {"restart-strategy.type": "none"}
+    failed = run(collections_path, broken, expect_ok=False)
+    assert failed.get("rolled_back") is True, failed
+    assert failed["restored"] == ["%s-jobmanager" % cluster_name, "%s-taskmanager-1" % cluster_name], failed
+    assert "FAILED" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+    assert failed["savepoint"].startswith("file:") and failed["savepoint"] != snap["savepoint"], failed
+    assert failed["job_state"] == "RUNNING" and failed["job_id"] != rescaled["job_id"], failed
+    jobmanager = docker_client.containers.get("%s-jobmanager" % cluster_name)
+    command = jobmanager.attrs["Config"]["Cmd"]
+    assert command[command.index("--fromSavepoint") + 1] == failed["savepoint"], command
+    assert "/proc/flinkops-no-output" not in command and command[command.index("--job-id") + 1] == failed["job_id"]
+    assert sorted(c.name for c in docker_client.containers.list(
+        all=True, filters={"label": "org.flinkops.cluster=%s" % cluster_name})) == [
+        "%s-jobmanager" % cluster_name, "%s-taskmanager-1" % cluster_name]  # no -prev, -next or -restore left
+    assert run(collections_path, app_task(cluster_name, image, port, v2, dirs, parallelism=2))["changed"] is False
+    wait_for_more_output(dirs["out"], seen + 60)
+
     # Suspend: savepoint, containers gone, the savepoint recorded.
     suspend = app_task(cluster_name, image, port, v2, dirs, state="suspended", parallelism=2)
     suspended = run(collections_path, suspend)
