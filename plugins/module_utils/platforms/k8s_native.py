@@ -22,8 +22,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.errors import Backe
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import adopt, config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
-    ApiException, api_error, api_unreachable, k8s_api_client)
+    ApiException, api_error, k8s_api_client)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
@@ -32,19 +33,16 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac imp
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 ANNOTATION_HASH = "flinkops.org/spec-hash"
 ANNOTATION_SPEC = "flinkops.org/spec"
 ANNOTATION_MANAGED = "flinkops.org/managed-by"
 MANAGED_BY = "flinkops.flink"
-# Reasons a container waits for that do not resolve by waiting.
-FATAL_WAITING = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
-                 "CreateContainerConfigError", "CreateContainerError")
 
 
-class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
+class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatform):
     """A session cluster in Flink's native Kubernetes mode."""
 
     platform = "kubernetes"
@@ -533,71 +531,6 @@ class K8sNativeCluster(NativeClient, RightsCheck, ClusterPlatform):
                 if address.type == "InternalIP":
                     return address.address
         return None
-
-    def pod_problem(self, pods):
-        """A reason that waiting cannot cure, with the container's log tail."""
-        for pod in pods:
-            for status in (pod.status.container_statuses or []) + (pod.status.init_container_statuses or []):
-                waiting = status.state.waiting if status.state else None
-                if waiting and waiting.reason in FATAL_WAITING:
-                    tail = ""
-                    if waiting.reason in ("CrashLoopBackOff",):
-                        try:
-                            tail = self.core.read_namespaced_pod_log(pod.metadata.name, self.namespace,
-                                                                     container=status.name, previous=True,
-                                                                     tail_lines=25)
-                        except ApiException:
-                            tail = ""
-                    return "pod %s: container %s is %s: %s%s" % (
-                        pod.metadata.name, status.name, waiting.reason, waiting.message or "",
-                        ("; its last log lines:\n" + tail) if tail else "")
-        return None
-
-    def wait_ready(self, timeout, sleep):
-        """REST answers through the API server, every JobManager pod is ready and at least
-        taskmanager.replicas TaskManagers are registered."""
-        expected_jm = self.native.jm_replicas
-        minimum = self.native.tm_min
-
-        def probe():
-            try:
-                pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                unreachable = api_unreachable(exc)
-                if unreachable:  # an API server that restarts: the wait goes on until wait_timeout
-                    return False, {"summary": "the API server is not answering (%s)" % unreachable}
-                if isinstance(exc, ApiException):
-                    raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
-                raise
-            problem = self.pod_problem(pods)
-            if problem:
-                raise BackendError(problem, hint="Fix the cause; the cluster was left in place for inspection")
-            jms = [p for p in pods if (p.metadata.labels or {}).get("component") == "jobmanager"]
-            ready = [p for p in jms if p.status.phase == "Running" and all(
-                c.ready for c in (p.status.container_statuses or []))]
-            state = {"summary": "%d of %d JobManager pod(s) ready" % (len(ready), expected_jm),
-                     "pods": sorted("%s %s" % (p.metadata.name, p.status.phase) for p in pods)}
-            if len(ready) < expected_jm:
-                return False, state
-            try:
-                rest = self.rest()
-                overview = rest.overview()
-                tms = rest.taskmanagers()
-            except RestUnavailable as exc:
-                state["summary"] += ", REST API not answering (%s)" % exc.message
-                return False, state
-            except BackendError as exc:
-                # HTTP 500 while the JobManager is still starting its dispatcher (seen in application mode)
-                if (exc.partial or {}).get("status") != 500:
-                    raise
-                state["summary"] += ", REST API not ready (%s)" % exc.message
-                return False, state
-            self._seen = (overview, tms)
-            state["summary"] += ", %d TaskManager(s) registered, %d wanted" % (len(tms), minimum)
-            return len(tms) >= minimum, state
-
-        return wait_for(probe, timeout, sleep, "the JobManager's REST API%s" % (
-            " and %d TaskManager(s)" % minimum if minimum else ""))
 
     def describe(self, actual=None):
         actual = actual or self.read()
