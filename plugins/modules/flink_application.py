@@ -86,6 +86,7 @@ options:
     default: false
   rollback:
     description:
+      - An upgrade whose new spec does not get its job running is rolled back, on Swarm, Docker and Compose.
       - With O(platform=swarm), an upgrade whose new spec does not get its job running (the services do not get
         ready, the JobManager exits, the job fails or is not RUNNING within O(wait_timeout)) is rolled back - the
         services go back to the spec they ran before, which the swarm keeps, and the old JobManager restarts the job
@@ -93,10 +94,17 @@ options:
         not from the older state its own arguments named, under a new job id. The module waits for the job to run
         and fails with RV(rolled_back=true), RV(restored), RV(failure) and the RV(savepoint) the job restarted from.
         With O(job.upgrade_mode=stateless) nothing was saved and the job restarts without state.
+      - With O(platform=docker), the replaced containers are kept, stopped, until the new job runs. On a failure the
+        new containers are removed, replaced TaskManagers start again as they were, and the JobManager comes back as
+        a copy of the replaced container (same image, configuration, mounts, network) whose command restarts the job
+        from the state this run saved under a new job id (a container's command cannot change).
+      - With O(platform=compose), the Compose file (and secrets file) before the upgrade is written back, its
+        JobManager's command restarting the job from the state this run saved under a new job id, and
+        C(docker compose up) recreates what it describes.
       - The default is on because a running job is worth more than the new spec; turn it off to leave the failed
-        services in place for inspection.
-      - Other platforms do not roll an application back yet (on Docker the replaced containers would restart the
-        job from the older state they were started from). The operator has its own rollback
+        containers or services in place for inspection.
+      - Native Kubernetes does not roll an application back yet (the restored JobManager's configuration would
+        name the older state). The operator has its own rollback
         (C(kubernetes.operator.deployment.rollback.enabled), which needs high availability).
     type: bool
     default: true
@@ -378,7 +386,7 @@ rolled_back:
   type: bool
   sample: true
 restored:
-  description: The services a rollback put back on the last stable spec.
+  description: The containers (Docker, Compose) or services (Swarm) a rollback put back on the last stable spec.
   returned: when a rollback happened
   type: list
   elements: str

@@ -10,11 +10,13 @@ the services they describe. What the wait after it expects (TaskManagers and slo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
+from ansible_collections.flinkops.flink.plugins.module_utils.application_job import restart_args
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.project import _write
-from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import service_sections
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import _scalar, service_sections
 
 SCALE = re.compile(r"^    scale:\s*(\d+)\s*$")
 # In FLINK_PROPERTIES, one line of a quoted value (the renderer writes "\n" between lines).
@@ -42,6 +44,34 @@ def taskmanagers_of(text):
         if found and slots is None:
             slots = int(found.group(1))
     return replicas, slots
+
+
+def _item_value(item):
+    """A block list item's scalar as the renderer wrote it (plain or double-quoted, ``$`` doubled)."""
+    text = json.loads(item) if item.startswith('"') else item
+    return text.replace("$$", "$")
+
+
+def restart_file(text, job_id, restore_from):
+    """A compose.yaml of this collection's with its JobManager's command restarting the job from ``restore_from``
+    under ``job_id`` (application_job.restart_args); None when the command has no job id of the collection's."""
+    lines = text.split("\n")
+    service, start = None, None
+    for at, line in enumerate(lines):
+        if re.match(r"^  [A-Za-z0-9_.-]+:\s*$", line):
+            service = line.strip()[:-1]
+        elif service == "jobmanager" and line == "    command:":
+            start = at + 1
+            break
+    if start is None:
+        return None
+    end = start
+    while end < len(lines) and lines[end].startswith("      - "):
+        end += 1
+    args = restart_args([_item_value(line[len("      - "):]) for line in lines[start:end]], job_id, restore_from)
+    if args is None:
+        return None
+    return "\n".join(lines[:start] + ["      - %s" % _scalar(arg) for arg in args] + lines[end:])
 
 
 class ComposeRollback(object):

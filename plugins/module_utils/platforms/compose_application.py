@@ -17,6 +17,8 @@ import re
 
 from ansible_collections.flinkops.flink.plugins.module_utils.application_job import ApplicationJob
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import service_sections
+from ansible_collections.flinkops.flink.plugins.module_utils.compose.rollback import restart_file
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.compose import ComposeCluster
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.docker_application import DockerApplication
@@ -36,9 +38,21 @@ class ComposeApplication(ComposeCluster, ApplicationPlatform):
             self.job = ApplicationJob(module.params, spec, local)
 
     def roll_back(self):
-        """Not for an application yet: the old file's JobManager would restart its job from the state it was started
-        from, older than what the upgrade saved; the flow's settle() drops the kept file."""
-        return []
+        """An upgrade whose new spec did not get its job running: the file before it comes back (ComposeRollback),
+        its JobManager's command restarting the job from the state this run saved (``restore_from``) under a new job
+        id, not from the older state the old file names."""
+        if self._previous is None:
+            return []
+        text, secrets, recreated = self._previous
+        job_id = self.derive_job_id()
+        patched = restart_file(text, job_id, self.restore_from)
+        if patched is None:
+            self._previous = None
+            raise BackendError("the Compose file before this run has no JobManager command with a job id of this "
+                               "collection's; the failed file is left in place", option="rollback")
+        self._previous = (patched, secrets, recreated)
+        self.job_id = job_id
+        return super(ComposeApplication, self).roll_back()
 
     # What the services are made of ---------------------------------------------------------------
     def extra_mounts(self):

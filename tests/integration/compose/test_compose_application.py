@@ -9,7 +9,9 @@ import os
 import time
 
 import pytest
+import yaml
 
+from tests.conftest import FLINK_DEFAULT
 from tests.integration.compose.conftest import compose, project_containers
 from tests.integration.docker.test_application import (
     app_task, assert_counts_continuous, jar_versions, output, rest, wait_for_more_output)
@@ -75,6 +77,27 @@ def test_upgrades_and_suspend_lose_no_state(collections_path, docker_client, pro
     assert upgraded["job_state"] == "RUNNING" and upgraded["last_savepoint"] in read(path)
     seen = len(output(dirs["out"]))
     wait_for_more_output(dirs["out"], seen + 60)
+
+    if flink_version == FLINK_DEFAULT:
+        # A savepoint upgrade whose new job fails (its output directory cannot be made, no restarts): rolled back.
+        # The file before it comes back, its JobManager's command restarting the job from the savepoint this run
+        # took under a new job id; the counts go on (checked at the end); the spec before changes nothing.
+        broken = compose_app(name, directory, image, port, v2, dirs, args=[
+            "--rate", "20", "--keys", "4", "--out", "/proc/flinkops-no-output", "--checkpoint-interval-ms", "2000"])
+        broken["flinkops.flink.flink_application"]["flink_config"]["restart-strategy.type"] = "none"
+        failed = run(collections_path, broken, expect_ok=False)
+        assert failed.get("rolled_back") is True and any("jobmanager" in r for r in failed["restored"]), failed
+        assert "FAILED" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+        assert failed["savepoint"].startswith("file:") and failed["savepoint"] != upgraded["last_savepoint"]
+        assert failed["job_state"] == "RUNNING" and failed["job_id"] != upgraded["job_id"], failed
+        text = read(path)
+        command = yaml.safe_load(text)["services"]["jobmanager"]["command"]
+        assert command[command.index("--fromSavepoint") + 1] == failed["savepoint"], command
+        assert command[command.index("--job-id") + 1] == failed["job_id"], command
+        assert "/proc/flinkops-no-output" not in text and "restart-strategy" not in text
+        assert run(collections_path, upgrade)["changed"] is False and read(path) == text
+        seen = len(output(dirs["out"]))
+        wait_for_more_output(dirs["out"], seen + 60)
 
     # Upgrade 2, last-state mode, a new parallelism: from the latest retained checkpoint.
     rescale = compose_app(name, directory, image, port, v2, dirs, parallelism=2, upgrade_mode="last-state")
