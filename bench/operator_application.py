@@ -11,7 +11,8 @@ Measured in the same run, alternating, for the stateful counter of the test bed 
   playbook  ansible-playbook with one flink_application task (mode operator), from nothing to the same state
   rerun     the same playbook again, unchanged (changed=0 asserted)
   noop      a one-task playbook (ansible.builtin.debug): Ansible's own start-up, the reference of the re-run
-Then, once per platform (BENCH_DOWNTIME_ROUNDS times): the counter deployed with flink_application, then a
+Then, per platform of BENCH_DOWNTIME_PLATFORMS (operator, native, docker, compose; BENCH_DOWNTIME_ROUNDS times): the
+counter deployed with flink_application, then a
 savepoint upgrade to a new build of its jar; downtime is the gap between the last output record before the upgrade
 and the first one after it (the job flushes every record; the output directory is sampled every 20 ms).
 Writes bench/results/operator_application.json.
@@ -33,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import CACHE, NOOP_TASKS, REPO, ROUNDS, VERSION, playbook, report, write_playbook  # noqa: E402
 
+from tests.integration.compose.test_compose_application import compose_app  # noqa: E402
 from tests.integration.docker.test_application import app_task, jar_versions  # noqa: E402
 from tests.integration.kubernetes.conftest import OPERATOR_IMAGE, flink_image  # noqa: E402
 from tests.integration.kubernetes.test_native_application import app_args as native_app_args  # noqa: E402
@@ -43,6 +45,9 @@ NAMESPACE = os.environ.get("BENCH_NAMESPACE", "bench-flink")
 OPERATOR_NS = NAMESPACE + "-operator"
 DOWNTIME_ROUNDS = int(os.environ.get("BENCH_DOWNTIME_ROUNDS", "2"))
 DOCKER_PORT = int(os.environ.get("BENCH_PORT", "18093"))
+# The savepoint upgrade's downtime, the operator's first (the others' ratios are to it). Swarm is not among them:
+# its job jar and output would have to be on every node.
+DOWNTIME_PLATFORMS = os.environ.get("BENCH_DOWNTIME_PLATFORMS", "operator,native,docker,compose").split(",")
 ENV = dict(os.environ)
 
 
@@ -185,11 +190,12 @@ def upgrade_downtime(work, platform):
     for jar in (v1, v2):
         os.chmod(jar, 0o644)
     name = "bd-%s-%s" % (platform[:3], secrets.token_hex(2))
-    if platform == "docker":
+    if platform in ("docker", "compose"):
         def task(jar, state="running"):
-            return tasks_playbook(work, "%s-%s" % (name, state + os.path.basename(jar)), "flinkops.flink.flink_application",
-                                  app_task(name, flink_image(VERSION), DOCKER_PORT, jar, dirs, state)[
-                                      "flinkops.flink.flink_application"])
+            made = app_task(name, flink_image(VERSION), DOCKER_PORT, jar, dirs, state) if platform == "docker" else \
+                compose_app(name, os.path.join(root, "project"), flink_image(VERSION), DOCKER_PORT, jar, dirs, state)
+            return tasks_playbook(work, "%s-%s" % (name, state + os.path.basename(jar)),
+                                  "flinkops.flink.flink_application", made["flinkops.flink.flink_application"])
     else:
         def task(jar, state="running"):
             if platform == "native":  # the native test's own arguments: the same counter, checkpoints, volumes
@@ -261,7 +267,7 @@ def main():
             print("round %d: raw %.1fs playbook %.1fs rerun %.2fs noop %.2fs" % (
                 rnd + 1, samples["raw"][-1], samples["playbook"][-1], samples["rerun"][-1], samples["noop"][-1]))
         downtime = {}
-        for platform in ("operator", "native", "docker"):
+        for platform in DOWNTIME_PLATFORMS:
             downtime[platform] = []
             for _round in range(DOWNTIME_ROUNDS):
                 deploy_s, upgrade_s, down = upgrade_downtime(work, platform)

@@ -52,7 +52,31 @@ if [ "${BENCH_COMPOSE:-0}" = 1 ]; then
   bash "$TESTBED_DIR/compose/build.sh"
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/compose_session.py"
 fi
+# Native Kubernetes against Flink's own kubernetes-session.sh (BENCH_NATIVE=1).
+if [ "${BENCH_NATIVE:-0}" = 1 ]; then
+  bash "$TESTBED_DIR/docker/images.sh"
+  bash "$TESTBED_DIR/kubernetes/cluster.sh" up
+  bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/native_session.py"
+fi
+# How an unchanged re-run's cost grows with the TaskManager count (BENCH_SCALING=1; BENCH_SCALING_PLATFORMS picks
+# platforms, default docker,compose,kubernetes,operator; swarm needs its test bed up, as below).
+if [ "${BENCH_SCALING:-0}" = 1 ]; then
+  platforms="${BENCH_SCALING_PLATFORMS:-docker,compose,kubernetes,operator}"
+  case ",$platforms," in *,compose,*) bash "$TESTBED_DIR/compose/build.sh" ;; esac
+  case ",$platforms," in *,kubernetes,*|*,operator,*)
+    bash "$TESTBED_DIR/docker/images.sh"
+    bash "$TESTBED_DIR/kubernetes/cluster.sh" up
+    bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images ;;
+  esac
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/scaling.py"
+fi
 # The swarm benchmark needs the swarm test bed up and formed (bench/swarm_session.py says how): BENCH_SWARM=1.
 if [ "${BENCH_SWARM:-0}" = 1 ]; then
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/swarm_session.py"
+fi
+# The report across platforms: what bench/results/ holds, as tables and docs/benchmarks.png (BENCH_REPORT=0 skips).
+if [ "${BENCH_REPORT:-1}" = 1 ]; then
+  FLINKOPS_VENV="$FLINKOPS_CACHE/venv-bench" ensure_venv bench/requirements.txt
+  "$FLINKOPS_CACHE/venv-bench/bin/python" "$REPO_ROOT/bench/report.py"
 fi

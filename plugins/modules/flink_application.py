@@ -86,7 +86,8 @@ options:
     default: false
   rollback:
     description:
-      - An upgrade whose new spec does not get its job running is rolled back, on Swarm, Docker and Compose.
+      - An upgrade whose new spec does not get its job running is rolled back, on Swarm, Docker, Compose and native
+        Kubernetes.
       - With O(platform=swarm), an upgrade whose new spec does not get its job running (the services do not get
         ready, the JobManager exits, the job fails or is not RUNNING within O(wait_timeout)) is rolled back - the
         services go back to the spec they ran before, which the swarm keeps, and the old JobManager restarts the job
@@ -103,9 +104,14 @@ options:
         C(docker compose up) recreates what it describes.
       - The default is on because a running job is worth more than the new spec; turn it off to leave the failed
         containers or services in place for inspection.
-      - Native Kubernetes does not roll an application back yet (the restored JobManager's configuration would
-        name the older state). The operator has its own rollback
-        (C(kubernetes.operator.deployment.rollback.enabled), which needs high availability).
+      - With O(platform=kubernetes) (native mode), what the cluster is made of is read before the recreate deletes
+        it (the Deployment, the Services and ConfigMaps it owns, the config Secret); on a failure the new cluster is
+        deleted and those objects are created again, the Flink configuration in them changed so that the job
+        restarts from the state this run saved under a new job id; the high-availability ConfigMaps the failed job
+        wrote are deleted first. The restored job runs the jar its configuration names, so give a jar uploaded from
+        the controller a file name per version, so that the old one is still there at the upload target.
+      - The operator has its own rollback (C(kubernetes.operator.deployment.rollback.enabled), which needs high
+        availability).
     type: bool
     default: true
   job:
@@ -386,7 +392,8 @@ rolled_back:
   type: bool
   sample: true
 restored:
-  description: The containers (Docker, Compose) or services (Swarm) a rollback put back on the last stable spec.
+  description: The containers (Docker, Compose), services (Swarm) or Kubernetes objects (native mode) a rollback
+    put back on the last stable spec.
   returned: when a rollback happened
   type: list
   elements: str

@@ -65,3 +65,27 @@ def test_only_what_the_deployment_owns_is_kept_and_listed():
     assert not owned_by(conf, "another-uid")
     snapshot = {"deployment": {"metadata": {"name": "c1"}}, "owned": [read_service("c1-rest", "10.0.0.1"), conf]}
     assert restored_summary(snapshot) == ["configmap flink-config-c1", "deployment c1", "service c1-rest"]
+
+
+def test_an_application_config_restarts_from_other_state_nested_flat_or_legacy():
+    """restart_config: the job id and restore point of the restored JobManager, whichever way the client wrote the
+    keys (Flink 2's nested config.yaml, flat keys, the legacy flink-conf.yaml lines); a removed restore point goes."""
+    import yaml
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import restart_config
+    nested = ("$internal:\n  pipeline:\n    job-id: 00000000000000000000000000000001\nexecution:\n  savepoint:\n"
+              "    path: file:/sp/savepoint-old\n    ignore-unclaimed-state: false\n  checkpointing:\n"
+              "    interval: 2s\nkubernetes:\n  cluster-id: app\n")
+    new = {"$internal.pipeline.job-id": "2" * 32, "execution.savepoint.path": "file:/sp/savepoint-new"}
+    data = yaml.safe_load(restart_config("config.yaml", nested, new))
+    assert data["$internal.pipeline.job-id"] == "2" * 32 and "$internal" not in data
+    assert data["execution.savepoint.path"] == "file:/sp/savepoint-new"
+    assert data["execution"] == {"savepoint": {"ignore-unclaimed-state": False}, "checkpointing": {"interval": "2s"}}
+    assert data["kubernetes"] == {"cluster-id": "app"}
+    flat = "$internal.pipeline.job-id: %s\nexecution.savepoint.path: file:/sp/old\nparallelism.default: 2\n" % ("1" * 32)
+    data = yaml.safe_load(restart_config("config.yaml", flat, dict(new, **{"execution.savepoint.path": None})))
+    assert data == {"parallelism.default": 2, "$internal.pipeline.job-id": "2" * 32}
+    legacy = "jobmanager.rpc.port: 6123\n$internal.pipeline.job-id: %s\nexecution.savepoint.path: file:/sp/old\n" % (
+        "1" * 32)
+    assert restart_config("flink-conf.yaml", legacy, new).splitlines() == [
+        "jobmanager.rpc.port: 6123", "$internal.pipeline.job-id: " + "2" * 32,
+        "execution.savepoint.path: file:/sp/savepoint-new"]

@@ -53,6 +53,36 @@ def clean(obj, owner_uid=None):
     return obj
 
 
+def _drop(node, key):
+    """Remove Flink key ``key`` from a configuration read from YAML, flat or nested (``a.b: 1`` or ``a: {b: 1}``)."""
+    if not isinstance(node, dict):
+        return
+    node.pop(key, None)
+    for part in [k for k in node if isinstance(k, str) and key.startswith(k + ".")]:
+        _drop(node[part], key[len(part) + 1:])
+        if node[part] == {}:
+            del node[part]
+
+
+def restart_config(file_name, text, settings):
+    """Flink's configuration file ``file_name`` (as Flink's client shipped it into the cluster's ConfigMap) with
+    ``settings`` (key -> value, None removes the key) changed: the restored JobManager of an application restarting
+    its job from other state. config.yaml is standard YAML, flat or nested (read and written with PyYAML, which the
+    kubernetes SDK depends on); the legacy flink-conf.yaml is ``key: value`` lines, edited as lines."""
+    if file_name == "flink-conf.yaml":
+        keys = tuple(settings)
+        lines = [line for line in text.splitlines() if not line.split(":", 1)[0].strip() in keys]
+        lines += ["%s: %s" % (key, value) for key, value in settings.items() if value is not None]
+        return "\n".join(lines) + "\n"
+    import yaml  # pylint: disable=import-outside-toplevel
+    data = yaml.safe_load(text) or {}
+    for key, value in settings.items():
+        _drop(data, key)
+        if value is not None:
+            data[key] = value
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+
+
 def restored_summary(snapshot):
     """What a restore puts back, as the ``restored`` return value lists it."""
     return sorted(["deployment %s" % snapshot["deployment"]["metadata"]["name"]] +

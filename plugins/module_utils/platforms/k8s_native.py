@@ -396,6 +396,10 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
     def settle(self):
         self._snapshot = None
 
+    def before_restore(self, snapshot):
+        """What the kind changes in the snapshot before it is created again (a session: nothing)."""
+        return None
+
     def roll_back(self):
         """The recreated cluster did not get ready: delete it and create the objects of the one before again (the
         same Deployment, Services, ConfigMaps and config Secret). The wait that follows expects the restored
@@ -404,6 +408,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
             return []
         snapshot, self._snapshot = self._snapshot, None
         self.delete_deployment(wait=True)
+        self.before_restore(snapshot)
         restored = self.snapshots().restore(snapshot)
         deployment = snapshot["deployment"]
         try:

@@ -22,6 +22,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.application_job imp
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import check_jar_class, file_sha256
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import restart_config
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import K8sNativeCluster
 
@@ -107,6 +108,8 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
     def apply(self, actions):
         for action in actions:
             if action.kind in ("create", "recreate", "restart") and action.role == "jobmanager":
+                if action.kind == "recreate" and self.params.get("rollback", True):
+                    self.take_snapshot()
                 if action.kind != "create":
                     self.delete_deployment(wait=True)
                 self.deploy()
@@ -117,6 +120,23 @@ class K8sNativeApplication(K8sNativeCluster, ApplicationPlatform):
                 self.delete_ha_configmaps()
             elif action.kind == "update" and action.role == "logging":
                 self.update_log_level()
+
+    def before_restore(self, snapshot):
+        """An upgrade's rollback: the JobManager of the cluster before it restarts the job from the state this run
+        saved (``restore_from``) under a new job id, not from the older state its configuration names; the
+        high-availability ConfigMaps the failed job wrote go first, so that Flink does not recover that job."""
+        name = "flink-config-%s" % self.cluster_id
+        config = next((o for o in snapshot["owned"] if o["kind"] == "ConfigMap" and o["metadata"]["name"] == name),
+                      None)
+        files = [f for f in ("config.yaml", "flink-conf.yaml") if f in ((config or {}).get("data") or {})]
+        if not files:
+            raise BackendError("ConfigMap %s of the cluster before this run has no Flink configuration; it is not "
+                               "restored" % name, option="rollback")
+        job_id = self.derive_job_id()
+        config["data"][files[0]] = restart_config(files[0], config["data"][files[0]], {
+            "$internal.pipeline.job-id": job_id, "execution.savepoint.path": self.restore_from})
+        self.delete_ha_configmaps()
+        self.job_id = job_id
 
     def check_path(self, path, option):
         """Savepoint paths are read by the JobManager pod; Flink reports a missing one when the job starts."""

@@ -93,6 +93,24 @@ def test_native_application_savepoint_upgrade_suspend_resume(k8s, namespace, col
     seen = len(output(host_dirs["out"]))
     wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
 
+    # A savepoint upgrade whose new job fails (its output directory cannot be made, no restarts): rolled back. The
+    # failed cluster is deleted and the one before it created again, its configuration restarting the job from the
+    # savepoint this run took under a new job id; the counts go on (checked below); the spec before changes nothing.
+    broken = app_args(k8s, namespace, name, host_dirs, v2, args=[
+        "--rate", "20", "--keys", "4", "--out", "/proc/flinkops-no-output", "--checkpoint-interval-ms", "2000"])
+    broken["flink_config"]["restart-strategy.type"] = "none"
+    failed = run(collections_path, broken, expect_ok=False)
+    assert failed.get("rolled_back") is True and "deployment %s" % name in failed["restored"], failed
+    assert "FAILED" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+    assert failed["savepoint"].startswith("file:") and failed["savepoint"] != upgraded["last_savepoint"], failed
+    assert failed["job_state"] == "RUNNING" and failed["job_id"] != upgraded["job_id"], failed
+    config = k8s.json("get", "configmap", "flink-config-%s" % name, "-n", namespace)["data"]["config.yaml"]
+    assert failed["savepoint"] in config and failed["job_id"] in config and "/proc/flinkops-no-output" not in config
+    again = run(collections_path, app_args(k8s, namespace, name, host_dirs, v2))
+    assert again["changed"] is False and again["job_id"] == failed["job_id"], again
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
     # Suspend: savepoint, the Deployment and everything it owns gone, the savepoint recorded.
     suspend = app_args(k8s, namespace, name, host_dirs, v2, state="suspended")
     suspended = run(collections_path, suspend)
