@@ -142,6 +142,7 @@ def chart(deploys, scaling, downtimes):
         scale_ax.set_xscale("log", base=2)
         scale_ax.set_xticks(data["counts"])
         scale_ax.set_xticklabels([str(c) for c in data["counts"]])
+        scale_ax.set_ylim(0, max([0.25] + [r["rerun_minus_noop"] for by in rows.values() for r in by.values()]) * 1.2)
         scale_ax.legend(fontsize=8)
     scale_ax.set_title("Unchanged re-run minus a one-task playbook, by TaskManager count")
     scale_ax.set_xlabel("TaskManagers")

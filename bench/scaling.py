@@ -74,9 +74,11 @@ def prepare_kubernetes(work, with_operator):
     k8s.cluster_env()
     if k8s.kubectl("get", "namespace", k8s.NAMESPACE, check=False).returncode != 0:
         k8s.kubectl("create", "namespace", k8s.NAMESPACE)
+    # Each on its own: removing the operator (its role) removes the service account it made in the namespace.
     if k8s.kubectl("get", "serviceaccount", "flink", "-n", k8s.NAMESPACE, check=False).returncode != 0:
         k8s.kubectl("create", "serviceaccount", "flink", "-n", k8s.NAMESPACE)
-        k8s.sh("kubectl", "apply", "-n", k8s.NAMESPACE, "-f", "-", input=json.dumps(FLINK_ROLE))
+    k8s.sh("kubectl", "apply", "-n", k8s.NAMESPACE, "-f", "-", input=json.dumps(FLINK_ROLE))
+    if k8s.kubectl("get", "rolebinding", "flink", "-n", k8s.NAMESPACE, check=False).returncode != 0:
         k8s.kubectl("create", "rolebinding", "flink", "--role=flink", "--serviceaccount=%s:flink" % k8s.NAMESPACE,
                     "-n", k8s.NAMESPACE)
     if not with_operator:
