@@ -6,7 +6,7 @@ Kubernetes) is deployed with 1 TaskManager, then scaled to 2, 4 and 8 (BENCH_SCA
 the module's own wait for the TaskManagers, BENCH_SCALING_REPEATS times: the unchanged playbook (changed=0 asserted)
 and a one-task debug playbook, alternating, in the same run. The figure is the re-run's median minus the no-op's
 median at that count; flat means an unchanged run reads a constant number of objects whatever the cluster's size.
-Writes bench/results/scaling.json.
+Writes bench/results/scaling.json (BENCH_SCALING_MERGE=1 keeps the platforms an earlier run measured there).
 """
 
 from __future__ import annotations
@@ -94,12 +94,13 @@ def measure(platform, work):
     noop = write_playbook(work, "noop", NOOP_TASKS)
     rows = {}
     absent_args = dict(SPECS[platform](name, 1, work), state="absent")
-    absent = write_playbook(work, "%s-absent" % platform, [{"flinkops.flink.flink_session": absent_args}])
+    # (not "operator-absent": the removal playbook of the operator itself has that name in the same directory)
+    absent = write_playbook(work, "scaling-%s-absent" % platform, [{"flinkops.flink.flink_session": absent_args}])
     playbook(COLLECTIONS, absent)
     try:
         for count in COUNTS:
             args = SPECS[platform](name, count, work)
-            path = write_playbook(work, "%s-%d" % (platform, count), [{"flinkops.flink.flink_session": args}])
+            path = write_playbook(work, "scaling-%s-%d" % (platform, count), [{"flinkops.flink.flink_session": args}])
             seconds = playbook(COLLECTIONS, path)[0]
             row = {"deploy" if count == COUNTS[0] else "scale": seconds, "rerun": [], "noop": []}
             for _ in range(REPEATS):
@@ -131,13 +132,24 @@ def main():
     finally:
         if operator_absent and os.environ.get("BENCH_KEEP") != "1":
             playbook(COLLECTIONS, operator_absent)
+    path = os.path.join(REPO, "bench", "results", "scaling.json")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for rows in results.values():
+        for row in rows.values():
+            row["when"] = when
+    if os.environ.get("BENCH_SCALING_MERGE") == "1" and os.path.exists(path):
+        # Platforms measured in an earlier run of the same session are kept (each row says when it was measured).
+        with open(path) as handle:
+            earlier = json.load(handle)["platforms"]
+        earlier.update(results)
+        results = earlier
     spread = dict((p, round(max(r["rerun_minus_noop"] for r in rows.values()) -
                             min(r["rerun_minus_noop"] for r in rows.values()), 3)) for p, rows in results.items())
     out = {"image": IMAGE, "cpus": os.cpu_count(), "counts": COUNTS, "repeats": REPEATS,
            "load_average_before": load_before, "load_average_after": os.getloadavg(), "platforms": results,
-           "rerun_minus_noop_spread_seconds": spread, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
-    with open(os.path.join(REPO, "bench", "results", "scaling.json"), "w") as handle:
+           "rerun_minus_noop_spread_seconds": spread, "when": when}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
         json.dump(out, handle, indent=2)
     print(json.dumps({"rerun_minus_noop_spread_seconds": spread}, indent=2))
 
