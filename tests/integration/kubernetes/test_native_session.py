@@ -288,7 +288,8 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
     args["kubeconfig"] = k8s.kubeconfig
     assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
     assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] != uid
-    assert len(out["taskmanagers"]) == 1, out
+    # At least the 1 kept: a TaskManager the deleted JobManager pod had started may register with the new one too.
+    assert len(out["taskmanagers"]) >= 1, out
     pods = [p["metadata"]["name"] for p in k8s.json(
         "get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]]
     assert deleted["pod"] not in pods and len(pods) == 1, (deleted, pods)
