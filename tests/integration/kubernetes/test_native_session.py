@@ -290,8 +290,14 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
     assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] != uid
     # At least the 1 kept: a TaskManager the deleted JobManager pod had started may register with the new one too.
     assert len(out["taskmanagers"]) >= 1, out
-    pods = [p["metadata"]["name"] for p in k8s.json(
-        "get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]]
+    # The deleted pod may still be terminating (its grace period) when the run ends: the one JobManager left, soon.
+    deadline = time.monotonic() + 90
+    while True:
+        pods = [p["metadata"]["name"] for p in k8s.json(
+            "get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"]]
+        if deleted["pod"] not in pods or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert deleted["pod"] not in pods and len(pods) == 1, (deleted, pods)
     out = run(collections_path, args).task("session")
     assert not out["changed"], out
