@@ -83,11 +83,12 @@ class DockerReplace(object):
         self.expect_restored(taskmanager.get("replicas"), taskmanager.get("slots"))
         return sorted(restored)
 
-    def _clone(self, container_id, name, command):
-        """A new container named ``name`` (created, not started) made as ``container_id`` was, with another command:
-        its config, host config and networks from the engine's own record, the exact image it ran, and the files the
-        module put into it (Flink's configuration, the config secrets file) copied over. Returns its id."""
-        info = self.api.inspect_container(container_id)
+    def _clone(self, info, name, command):
+        """A new container named ``name`` (created, not started) made as the container ``info`` (its inspection)
+        describes, with another command: its config, host config and networks from the engine's own record, the
+        exact image it ran, and the files the module put into it (Flink's configuration, the config secrets file)
+        copied over. Returns its id."""
+        container_id = info["Id"]
         config = dict(info["Config"], Image=info["Image"], Cmd=command, HostConfig=info["HostConfig"])
         config["NetworkingConfig"] = {"EndpointsConfig": dict(
             (network, {"Aliases": [a for a in (endpoint.get("Aliases") or []) if not container_id.startswith(a)]})

@@ -51,13 +51,13 @@ class DockerApplication(DockerCluster, ApplicationPlatform):
             if name != jobmanager:
                 continue
             try:
-                command = self.api.inspect_container(old_id)["Config"].get("Cmd") or []
+                info = self.api.inspect_container(old_id)
                 job_id = self.derive_job_id()
-                args = restart_args(command, job_id, self.restore_from)
+                args = restart_args(info["Config"].get("Cmd") or [], job_id, self.restore_from)
                 if args is None:
                     raise BackendError("the JobManager container before this run has no job id of this collection's;"
                                        " it is left, stopped, as %s-prev" % jobmanager, option="rollback")
-                copy = self._clone(old_id, "%s-restore" % jobmanager, args)
+                copy = self._clone(info, "%s-restore" % jobmanager, args)
                 self._remove(old_id)
             except DockerException as exc:
                 raise BackendError("rolling back %s failed: %s" % (jobmanager, short_error(exc)), option="rollback",
