@@ -137,15 +137,22 @@ def test_uploaded_jar_needs_an_upload_target(tmp_path):
 
 
 def test_an_unknown_context_names_the_option_and_the_contexts_there(tmp_path):
-    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import check_context
+    import kubernetes
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import K8sClient, check_context
     path = tmp_path / "kubeconfig"
     path.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "a",
         "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
         "users": [{"name": "u", "user": {}}],
         "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in ("a", "b")]}))
-    check_context(str(path), "b")
-    check_context(str(path), None)
+    check_context(kubernetes, str(path), "b")
+    check_context(kubernetes, str(path), None)
     with pytest.raises(SpecError) as caught:
-        check_context(str(path), "prod")
+        check_context(kubernetes, str(path), "prod")
+    assert caught.value.option == "context" and "its contexts: a, b" in caught.value.message
+    # The client: a known context is served by the lite transport (nothing is asked yet), an unknown one falls to
+    # the SDK's loading, which names the option before anything is asked.
+    assert K8sClient({"kubeconfig": str(path), "context": "b"}).lite.host == "https://127.0.0.1:6443"
+    with pytest.raises(SpecError) as caught:
+        K8sClient({"kubeconfig": str(path), "context": "prod"})
     assert caught.value.option == "context" and "its contexts: a, b" in caught.value.message

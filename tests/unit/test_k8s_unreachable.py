@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import pytest
 import urllib3
-from kubernetes.client.rest import ApiException
+from kubernetes.client.rest import ApiException as SdkApiException
 
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import api_unreachable
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_unreachable
 
 pytestmark = pytest.mark.unit
 
 
-def test_connection_errors_and_restart_statuses_are_transient():
+@pytest.fixture(params=[ApiException, SdkApiException], ids=["ours", "sdk"])
+def api_exception(request):
+    """Ours (every K8sClient call) and the SDK's own (apply.py's dynamic client) mean the same."""
+    return request.param
+
+
+def test_connection_errors_and_restart_statuses_are_transient(api_exception):
+    ApiException = api_exception  # pylint: disable=invalid-name
     reset = urllib3.exceptions.MaxRetryError(None, "/api/v1/pods", reason=urllib3.exceptions.ProtocolError(
         "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
     assert "Connection aborted" in api_unreachable(reset)
@@ -20,7 +27,8 @@ def test_connection_errors_and_restart_statuses_are_transient():
     assert api_unreachable(ApiException(status=429, reason="Too Many Requests"))
 
 
-def test_answers_are_not_transient():
+def test_answers_are_not_transient(api_exception):
+    ApiException = api_exception  # pylint: disable=invalid-name
     assert api_unreachable(ApiException(status=403, reason="Forbidden")) is None
     assert api_unreachable(ApiException(status=404, reason="Not Found")) is None
     assert api_unreachable(ValueError("bad")) is None

@@ -13,14 +13,19 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import sdk_client
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 try:
+    # The dynamic client raises the SDK's own ApiException (its NotFoundError and the like derive from it).
+    from kubernetes.client.rest import ApiException
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 except ImportError:  # the module fails first through require_kubernetes
     DynamicClient = None
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that except clauses work when the SDK is missing."""
 
     class NotFoundError(Exception):  # type: ignore[no-redef]
         """Stand-in so that except clauses work when the SDK is missing."""
@@ -75,7 +80,7 @@ class Applier(object):
     """Applies (or deletes) objects through one dynamic client."""
 
     def __init__(self, api_client, field_manager="flinkops", force_conflicts=True, check_mode=False):
-        self.client = DynamicClient(api_client)
+        self.client = DynamicClient(sdk_client(api_client))
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
         self.check_mode = check_mode

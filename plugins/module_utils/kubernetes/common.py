@@ -4,38 +4,40 @@
 """Kubernetes connection options (the names and K8S_AUTH_* fallbacks of kubernetes.core) and the API client.
 
 Modules add ``K8S_ARGUMENT_SPEC`` to their argument spec, call ``require_kubernetes(module)`` first and
-``k8s_api_client(module.params)`` to get a configured ``kubernetes.client.ApiClient``.
+``k8s_api_client(module.params)`` to get a :class:`K8sClient`: its ``core``, ``apps``, ``authz``, ``custom`` and
+``apiext`` have the methods of the SDK's CoreV1Api, AppsV1Api, AuthorizationV1Api, CustomObjectsApi and
+ApiextensionsV1Api. The reads of an unchanged run go through kubernetes/lite.py without importing the SDK; every
+other call (and every read the lite transport cannot make) goes to the SDK, imported on first use. Either way an
+error answer is this module's :class:`ApiException`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import lite
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import K8S_ARGUMENT_SPEC
 
-K8S_IMPORT_ERROR = None
-try:
-    import kubernetes
-    from kubernetes.client.rest import ApiException
-    from kubernetes.config.config_exception import ConfigException
-    HAS_KUBERNETES = True
-except ImportError:
-    HAS_KUBERNETES = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
+HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
+K8S_IMPORT_ERROR = None if HAS_KUBERNETES else "No module named 'kubernetes'"
 
-    class ApiException(Exception):  # type: ignore[no-redef]
-        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
+__all__ = ["ApiException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "K8sClient", "api_error", "api_unreachable",
+           "k8s_api_client", "require_kubernetes", "sdk_client"]
 
-    class ConfigException(Exception):  # type: ignore[no-redef]
-        """Stand-in so that except clauses work when the SDK is missing (the module fails first)."""
 
-__all__ = ["ApiException", "ConfigException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "api_error",
-           "api_unreachable", "k8s_api_client", "require_kubernetes"]
+class ApiException(Exception):
+    """An error answer of the API server (status, reason, body), whichever client got it: the SDK's own
+    ApiException is turned into this one by :class:`K8sClient`'s APIs."""
+
+    def __init__(self, status=None, reason=None, body=None, headers=None):
+        super(ApiException, self).__init__("(%s) Reason: %s" % (status, reason))
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers
+
 
 # What the API server answers while it restarts, is overloaded or sits behind a load balancer that lost it.
 TRANSIENT_STATUSES = (0, 429, 500, 502, 503, 504)
@@ -51,14 +53,14 @@ def _in_cluster():
         "/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-def check_context(path, context):
+def check_context(kubernetes, path, context):
     """SpecError naming ``context`` when the kubeconfig has no context of that name (the client library's own
     message only says the file is invalid)."""
     if not context:
         return
     try:
         contexts, _active = kubernetes.config.list_kube_config_contexts(config_file=path)
-    except ConfigException:
+    except kubernetes.config.ConfigException:
         return  # an unreadable file: load_kube_config says why
     names = sorted(c.get("name") for c in contexts or [])
     if context not in names:
@@ -67,13 +69,14 @@ def check_context(path, context):
             hint="Give one of its contexts, or leave context out to use the kubeconfig's current context")
 
 
-def k8s_api_client(params):
-    """An ApiClient from the connection options, resolved as kubernetes.core does.
+def _sdk_api_client(params):
+    """The SDK's ApiClient from the connection options, resolved as kubernetes.core does.
 
     Order: ``host`` (+ ``api_key`` / client certificates) alone if no kubeconfig is given; otherwise the
     kubeconfig (``kubeconfig`` option, E(KUBECONFIG), then ~/.kube/config) with ``context``; in a pod
     without any of these, the in-cluster service account. Explicit options override the kubeconfig's.
     """
+    import kubernetes
     configuration = kubernetes.client.Configuration()
     kubeconfig = params.get("kubeconfig")
     default_kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
@@ -85,12 +88,12 @@ def k8s_api_client(params):
                     raise BackendError("kubeconfig %s does not exist" % path, option="kubeconfig",
                                        hint="Set kubeconfig (or K8S_AUTH_KUBECONFIG / KUBECONFIG) to the cluster's "
                                             "kubeconfig, or host and api_key")
-                check_context(path, params.get("context"))
+                check_context(kubernetes, path, params.get("context"))
                 kubernetes.config.load_kube_config(config_file=path, context=params.get("context"),
                                                    client_configuration=configuration)
             else:
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
-    except ConfigException as exc:
+    except kubernetes.config.ConfigException as exc:
         raise BackendError("cannot load the Kubernetes client configuration: %s" % exc, option="kubeconfig",
                            hint="Check the kubeconfig file and the context name")
     if params.get("host"):
@@ -110,10 +113,143 @@ def k8s_api_client(params):
     return kubernetes.client.ApiClient(configuration)
 
 
+def _path(template, names):
+    return template.format(*[lite.segment(n) for n in names])
+
+
+# The reads the lite transport serves: (SDK class, method) -> (path template, positional arguments, result is a
+# list (SDK model with .items) rather than an object). Query arguments it passes on: label and field selectors.
+_LITE_READS = {
+    ("CoreV1Api", "read_namespace"): ("/api/v1/namespaces/{0}", 1, False),
+    ("CoreV1Api", "read_namespaced_service"): ("/api/v1/namespaces/{1}/services/{0}", 2, False),
+    ("CoreV1Api", "read_namespaced_config_map"): ("/api/v1/namespaces/{1}/configmaps/{0}", 2, False),
+    ("CoreV1Api", "list_namespaced_config_map"): ("/api/v1/namespaces/{0}/configmaps", 1, True),
+    ("CoreV1Api", "list_namespaced_pod"): ("/api/v1/namespaces/{0}/pods", 1, True),
+    ("CoreV1Api", "list_namespaced_service"): ("/api/v1/namespaces/{0}/services", 1, True),
+    ("CoreV1Api", "list_node"): ("/api/v1/nodes", 0, True),
+    ("AppsV1Api", "read_namespaced_deployment"): ("/apis/apps/v1/namespaces/{1}/deployments/{0}", 2, False),
+    ("CustomObjectsApi", "get_namespaced_custom_object"): ("/apis/{0}/{1}/namespaces/{2}/{3}/{4}", 5, False),
+    ("CustomObjectsApi", "list_namespaced_custom_object"): ("/apis/{0}/{1}/namespaces/{2}/{3}", 4, False),
+    ("ApiextensionsV1Api", "read_custom_resource_definition"): (
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{0}", 1, False),
+}
+_QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector"}
+
+
+class ResourceList(object):
+    """A list answer read as the SDK's list models: ``.items`` (Resources) and ``.metadata``."""
+
+    def __init__(self, data):
+        self.items = lite.wrap(data.get("items") or [])
+        self.metadata = lite.wrap(data.get("metadata") or {})
+
+
+class _Api(object):
+    """One SDK API class (``CoreV1Api`` ...) of a K8sClient: its reads through the lite transport where it can,
+    everything through the SDK; the SDK's ApiException comes out as this module's."""
+
+    def __init__(self, client, name):
+        self._client, self._name = client, name
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+        client, name = self._client, self._name
+        read = _LITE_READS.get((name, method)) if client.lite is not None else None
+
+        def call(*args, **kwargs):
+            if read is not None and len(args) == read[1] and set(kwargs) <= set(_QUERY):
+                query = dict((_QUERY[k], v) for k, v in kwargs.items() if v)
+                try:
+                    data = client.lite.get(_path(read[0], args), query=query)
+                except lite.LiteError as exc:
+                    raise ApiException(exc.status, exc.reason, exc.body)
+                except lite.LiteUnavailable:
+                    pass  # no answer: the SDK asks again and fails as it always did
+                else:
+                    return ResourceList(data) if read[2] else data
+            return client.sdk_call(name, method, args, kwargs)
+        return call
+
+
+class K8sClient(object):
+    """The API server, for one module run: the lite transport for reads when the connection options allow it,
+    the SDK (imported on first use) for the rest."""
+
+    def __init__(self, params, use_lite=True):
+        self.params = params
+        self.lite = lite.load(params) if use_lite and os.environ.get("FLINKOPS_K8S_SDK_ONLY") != "1" else None
+        self._sdk = None
+        if self.lite is None:
+            self.sdk()  # the options' errors (missing kubeconfig, unknown context) now, as before anything else
+        self.core, self.apps, self.authz = _Api(self, "CoreV1Api"), _Api(self, "AppsV1Api"), \
+            _Api(self, "AuthorizationV1Api")
+        self.custom, self.apiext = _Api(self, "CustomObjectsApi"), _Api(self, "ApiextensionsV1Api")
+
+    def sdk(self):
+        """The SDK's configured ApiClient (imports the SDK)."""
+        if self._sdk is None:
+            self._sdk = _sdk_api_client(self.params)
+        return self._sdk
+
+    @property
+    def configuration(self):
+        return self.sdk().configuration
+
+    @property
+    def host(self):
+        return self.lite.host if self.lite is not None else self.sdk().configuration.host
+
+    def sdk_call(self, api, method, args, kwargs):
+        import kubernetes
+        from kubernetes.client.rest import ApiException as SdkApiException
+        try:
+            return getattr(getattr(kubernetes.client, api)(self.sdk()), method)(*args, **kwargs)
+        except SdkApiException as exc:
+            raise ApiException(exc.status, exc.reason, exc.body, getattr(exc, "headers", None))
+
+    def sanitize_for_serialization(self, obj):
+        """The JSON form of an object either client read."""
+        if isinstance(obj, dict):
+            return json.loads(json.dumps(obj))
+        return self.sdk().sanitize_for_serialization(obj)
+
+    def raw_request(self, method, path, body=None, headers=None, timeout=10):
+        """(status, bytes) of a request to ``path`` on the API server (the REST proxy's), with the credentials."""
+        if self.lite is not None:
+            try:
+                return self.lite.request(method, path, body=body, headers=headers, timeout=timeout)
+            except lite.LiteUnavailable as exc:
+                raise ConnectionError(str(exc))
+        import urllib3
+        conf = self.configuration
+        headers = dict(headers or {})
+        if getattr(conf, "refresh_api_key_hook", None):
+            conf.refresh_api_key_hook(conf)
+        for setting in (conf.auth_settings() or {}).values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        response = self.sdk().rest_client.pool_manager.request(
+            method, conf.host + path, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout),
+            retries=False)
+        return response.status, response.data
+
+
+def k8s_api_client(params):
+    """A K8sClient from the connection options (see K8sClient and _sdk_api_client for how they resolve)."""
+    return K8sClient(params)
+
+
+def sdk_client(client):
+    """The SDK's ApiClient of a K8sClient (or of an SDK ApiClient given as it is)."""
+    return client.sdk() if isinstance(client, K8sClient) else client
+
+
 def api_unreachable(exc):
     """A short description when ``exc`` says the API server cannot be reached or answer now (connection refused
     or reset, a time-out, 5xx/429 while it restarts): a wait then waits on; None for a real answer."""
-    if isinstance(exc, ApiException):
+    # This module's ApiException, or the SDK's own (the dynamic client of apply.py raises those).
+    if isinstance(exc, ApiException) or type(exc).__module__.startswith("kubernetes.") and hasattr(exc, "status"):
         status = getattr(exc, "status", None) or 0
         return "HTTP %s %s" % (status, getattr(exc, "reason", "") or "") if status in TRANSIENT_STATUSES else None
     try:

@@ -68,8 +68,7 @@ def summary(obj):
 def list_resources(api_client, namespace=None, deployment=None):
     """{"crds_installed", "deployments", "session_jobs"} in ``namespace`` (every namespace when None); with
     ``deployment``, only that FlinkDeployment and the session jobs that run on it."""
-    import kubernetes
-    custom = kubernetes.client.CustomObjectsApi(api_client)
+    custom = api_client.custom
     found = {}
     for kind, plural in PLURALS.items():
         try:

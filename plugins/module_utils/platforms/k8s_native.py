@@ -59,13 +59,15 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         for warning in self.native.warnings:
             module.warn(warning)
         self.api_client = k8s_api_client(connection_params(module.params))
-        import kubernetes
-        self.k8s = kubernetes
-        self.core = kubernetes.client.CoreV1Api(self.api_client)
-        self.apps = kubernetes.client.AppsV1Api(self.api_client)
-        self.authz = kubernetes.client.AuthorizationV1Api(self.api_client)
+        self.core, self.apps, self.authz = self.api_client.core, self.api_client.apps, self.api_client.authz
         self._seen = None
         self._snapshot = None  # what the cluster was made of before a recreate (roll_back)
+
+    @property
+    def k8s(self):
+        """The kubernetes SDK, imported when a change needs its models (an unchanged run reads without it)."""
+        import kubernetes
+        return kubernetes
 
     # Names --------------------------------------------------------------------------------------
     @property
@@ -524,7 +526,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
             if ingress:
                 return "http://%s:%d" % (ingress[0].ip or ingress[0].hostname, service.spec.ports[0].port)
         return "%s/api/v1/namespaces/%s/services/%s-rest:rest/proxy" % (
-            self.api_client.configuration.host, self.namespace, self.cluster_id)
+            self.api_client.host, self.namespace, self.cluster_id)
 
     def node_address(self):
         try:

@@ -137,7 +137,7 @@ class K8sOperatorCluster(K8sNativeCluster):
         if module.params.get("state") != "absent" and spec.version is None:
             raise SpecError("the FlinkDeployment needs the Flink version", option="flink_version",
                             hint="Set flink_version, or use an image tag that starts with it (flink:2.2.1-java17)")
-        self.custom = self.k8s.client.CustomObjectsApi(self.api_client)
+        self.custom = self.api_client.custom
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
@@ -156,7 +156,7 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     def require_crd(self):
         try:
-            self.k8s.client.ApiextensionsV1Api(self.api_client).read_custom_resource_definition(CRD_NAME)
+            self.api_client.apiext.read_custom_resource_definition(CRD_NAME)
         except ApiException as exc:
             if exc.status == 404:
                 raise SpecError("the Flink Kubernetes Operator's CRDs are not installed (no %s)" % CRD_NAME,

@@ -103,10 +103,8 @@ class OperatorSessionJob(object):
         self.params = module.params
         self.spec = spec
         self.namespace = self.params.get("namespace") or "default"
-        import kubernetes
-        self.k8s = kubernetes
         self.api_client = k8s_api_client(connection_params(self.params))
-        self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
+        self.custom = self.api_client.custom
 
     def _get(self, kind, name):
         try:

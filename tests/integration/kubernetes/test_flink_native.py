@@ -136,7 +136,12 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     # flink_session adopts the cluster by its id (issue 17): a spec that differs from what runs is refused naming
     # the option, with nothing touched; the matching spec adopts it as it runs (no pod restarts, the module only
     # annotates the Deployment); the next run changes nothing; flink_info then finds the CLI's job by name.
-    pods_before = sorted(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app))
+    # The JobManager's pod and the registered TaskManagers' must stay as they are. A second TaskManager pod that
+    # was still pending when one slot ran both regions may be given back by Flink at any time (seen with 1.20.5
+    # during the adoption below): it may go, but no pod may come.
+    every_pod_before = set(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app))
+    pods_before = set(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app + ",component=jobmanager"))
+    pods_before |= set(p["metadata"]["uid"] for p in tm_pods)
     args = {"name": CLUSTER_ID, "platform": "kubernetes", "namespace": namespace, "kubeconfig": k8s.kubeconfig,
             "service_account": "flink-service-account", "image": flink_image(version), "image_pull": "never",
             "rest_exposure": "NodePort", "flink_home": dist, "wait_timeout": 300,
@@ -157,7 +162,8 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
     assert adopted["changed"] and [a["action"] for a in adopted["actions"]] == ["adopt"], adopted
     annotations = k8s.json("get", "deployment", CLUSTER_ID, "-n", namespace)["metadata"]["annotations"]
     assert annotations["flinkops.org/managed-by"] == "flinkops.flink"
-    assert sorted(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app)) == pods_before
+    pods_after = set(p["metadata"]["uid"] for p in labelled(k8s, "pods", namespace, app))
+    assert pods_before <= pods_after <= every_pod_before, (pods_before, pods_after, every_pod_before)
     assert session(collections_path, args).task("session")["changed"] is False
     info = run_playbook(collections_path, tasks=[{"name": "info", "register": "out", "flinkops.flink.flink_info": {
         "name": CLUSTER_ID, "platform": "kubernetes", "namespace": namespace, "kubeconfig": k8s.kubeconfig}}]).task("info")

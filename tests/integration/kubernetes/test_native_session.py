@@ -187,10 +187,9 @@ def test_native_session_lifecycle(k8s, namespace, flink_dist, collections_path, 
     assert job["action"] == "submit" and job["job_state"] in ("RUNNING", "FINISHED"), job
     assert "/services/%s-rest:rest/proxy" % name in job["rest_url"], job["rest_url"]
     job_id = job["job_id"]
-    kubernetes = pytest.importorskip("kubernetes")
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import K8sClient
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
-    proxy = K8sProxyRest(kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig), namespace,
-                         name + "-rest", timeout=60)
+    proxy = K8sProxyRest(K8sClient({"kubeconfig": k8s.kubeconfig}), namespace, name + "-rest", timeout=60)
     deadline = time.monotonic() + 180
     while proxy.job(job_id)["state"] != "FINISHED":
         assert time.monotonic() < deadline, proxy.job(job_id)
@@ -523,12 +522,12 @@ def test_native_session_ha_standby_takes_over(k8s, namespace, collections_path, 
     # A jar uploaded over REST stays on the JobManager that received it, and the Service balances between
     # both: upload and run through the API server's proxy to the leader's pod (`flink run` would send the
     # job in one request instead).
-    kubernetes = pytest.importorskip("kubernetes")
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import K8sClient
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
-    api = kubernetes.config.new_client_from_config(config_file=k8s.kubeconfig)
+    api = K8sClient({"kubeconfig": k8s.kubeconfig})
     to_leader = K8sProxyRest(api, namespace, name + "-rest", timeout=60)
     to_leader.path_prefix = "/api/v1/namespaces/%s/pods/%s:8081/proxy" % (namespace, leader_name)
-    to_leader.base_url = api.configuration.host + to_leader.path_prefix
+    to_leader.base_url = api.host + to_leader.path_prefix
     jar_id = to_leader.upload_jar(os.path.join(CACHE, "jobs", FLINK_DEFAULT, "flinkops-examples.jar"))
     job_id = to_leader.run_jar(jar_id, {"entryClass": "org.flinkops.examples.StatefulCounter",
                                         "programArgs": "--rate 5 --keys 2 --checkpoint-interval-ms 2000"},

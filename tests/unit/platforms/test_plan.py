@@ -12,6 +12,7 @@ import os
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import lite
 from ansible_collections.flinkops.flink.plugins.module_utils.flows.cluster import desired_spec
 from ansible_collections.flinkops.flink.plugins.module_utils.registry import platform_class
 from tests.unit.platforms.record import RECORDED, RecordingModule, full_params
@@ -251,7 +252,14 @@ def test_swarm_network_of_another_driver_is_refused():
 
 
 # Kubernetes (native) ------------------------------------------------------------------------------------------
-def k8s_platform(recording, **changes):
+@pytest.fixture(params=["sdk", "lite"])
+def k8s_form(request):
+    """The reads as either client returns them: the SDK's models, or kubernetes/lite.py's Resources (an unchanged
+    run reads without the SDK); the plans must not differ."""
+    return request.param
+
+
+def k8s_platform(recording, form="sdk", **changes):
     from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import is_ha_configmap
     params = merge(full_params(recording["params"], recording["kind"]), changes)
     # No kubeconfig is read and nothing is asked: the client is built for an address that is never called.
@@ -262,8 +270,10 @@ def k8s_platform(recording, **changes):
     cluster.core = cluster.apps = cluster.authz = Replay({})
     client = cluster.api_client
 
-    def typed(data, kind):  # the SDK's own deserialisation of the API server's JSON
-        return client._ApiClient__deserialize(copy.deepcopy(data), kind)  # pylint: disable=protected-access
+    def typed(data, kind):  # the SDK's own deserialisation of the API server's JSON, or the lite transport's
+        if form == "lite":
+            return lite.wrap(copy.deepcopy(data))
+        return client.sdk()._ApiClient__deserialize(copy.deepcopy(data), kind)  # pylint: disable=protected-access
 
     rec = recording["actual"]
     configmaps = [typed(c, "V1ConfigMap") for c in rec["configmaps"]]
@@ -274,68 +284,68 @@ def k8s_platform(recording, **changes):
     return cluster, actual
 
 
-def test_k8s_unchanged_plans_nothing():
-    cluster, actual = k8s_platform(load("k8s_session"))
+def test_k8s_unchanged_plans_nothing(k8s_form):
+    cluster, actual = k8s_platform(load("k8s_session"), form=k8s_form)
     assert actual["deployment"] is not None and len(actual["pods"]) >= 1
     assert planned(cluster, actual) == []
     assert dict(cluster.before_view(actual), state=None) == dict(cluster.desired_view(), state=None)
 
 
-def test_k8s_spec_changes_recreate_the_deployment_naming_the_fields():
+def test_k8s_spec_changes_recreate_the_deployment_naming_the_fields(k8s_form):
     rec = load("k8s_session")
     name = rec["params"]["name"]
-    cluster, actual = k8s_platform(rec, taskmanager={"memory": "1280m", "slots": 3})
+    cluster, actual = k8s_platform(rec, taskmanager={"memory": "1280m", "slots": 3}, form=k8s_form)
     assert planned(cluster, actual) == [
         ("recreate", "deployment %s" % name, "changed: taskmanager.memory, taskmanager.slots")]
     before, after = cluster.before_view(actual), cluster.desired_view()
     assert (before["taskmanager"]["memory"], after["taskmanager"]["memory"]) != (None, None)
     assert after["taskmanager"]["slots"] == 3 and before["taskmanager"]["slots"] != 3
-    cluster, actual = k8s_platform(rec, flink_config={"execution.checkpointing.interval": "30s"})
+    cluster, actual = k8s_platform(rec, flink_config={"execution.checkpointing.interval": "30s"}, form=k8s_form)
     assert planned(cluster, actual) == [
         ("recreate", "deployment %s" % name, "changed: flink_config.execution.checkpointing.interval")]
 
 
-def test_k8s_log_level_is_an_update_without_restart_and_restarted_restarts():
+def test_k8s_log_level_is_an_update_without_restart_and_restarted_restarts(k8s_form):
     rec = load("k8s_session")
     name = rec["params"]["name"]
-    cluster, actual = k8s_platform(rec, log_level="DEBUG")
+    cluster, actual = k8s_platform(rec, log_level="DEBUG", form=k8s_form)
     assert [(k, t) for k, t, _r in planned(cluster, actual)] == [("update", "log level of %s" % name)]
-    cluster, actual = k8s_platform(rec, state="restarted")
+    cluster, actual = k8s_platform(rec, state="restarted", form=k8s_form)
     assert planned(cluster, actual, "restarted") == [("restart", "deployment %s" % name, "state is restarted")]
 
 
-def test_k8s_absent_removes_the_deployment():
+def test_k8s_absent_removes_the_deployment(k8s_form):
     rec = load("k8s_session")
-    cluster, actual = k8s_platform(rec, state="absent")
+    cluster, actual = k8s_platform(rec, state="absent", form=k8s_form)
     assert [(k, t) for k, t, _r in planned(cluster, actual, "absent")][:1] == [
         ("remove", "deployment %s" % rec["params"]["name"])]
 
 
-def test_k8s_foreign_deployment_and_left_over_services_are_refused():
+def test_k8s_foreign_deployment_and_left_over_services_are_refused(k8s_form):
     rec = load("k8s_session")
-    cluster, actual = k8s_platform(rec)
+    cluster, actual = k8s_platform(rec, form=k8s_form)
     actual["deployment"].metadata.annotations = {}
     actual["deployment"].metadata.labels = {"app": cluster.cluster_id}  # not one Flink's client made
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "name" and "did not create" in err.value.message
-    cluster, actual = k8s_platform(rec)
+    cluster, actual = k8s_platform(rec, form=k8s_form)
     actual["deployment"] = None
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
     assert err.value.option == "name" and "without a Deployment" in err.value.message
 
 
-def test_k8s_session_started_by_flinks_client_is_adopted_when_the_spec_matches():
+def test_k8s_session_started_by_flinks_client_is_adopted_when_the_spec_matches(k8s_form):
     """The recorded cluster without the module's annotations is what kubernetes-session.sh with the same settings
     leaves: its ConfigMap's configuration matches the spec, so the plan only annotates it; another spec is refused
     naming the option, before anything is touched."""
     rec = load("k8s_session")
     name = rec["params"]["name"]
-    cluster, actual = k8s_platform(rec)
+    cluster, actual = k8s_platform(rec, form=k8s_form)
     actual["deployment"].metadata.annotations = {}
     assert [(k, t) for k, t, _r in planned(cluster, actual)] == [("adopt", "deployment %s" % name)]
-    cluster, actual = k8s_platform(rec, taskmanager={"slots": 7})
+    cluster, actual = k8s_platform(rec, taskmanager={"slots": 7}, form=k8s_form)
     actual["deployment"].metadata.annotations = {}
     with pytest.raises(SpecError) as err:
         cluster.plan(actual, "present")
