@@ -110,3 +110,71 @@ def test_importing_the_client_does_not_import_the_sdk():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+class _Transport(object):
+    """The lite transport's answers, recorded: a path -> JSON object, an error status, or no answer."""
+
+    host = "https://10.0.0.1:6443"
+
+    def __init__(self, answers):
+        self.answers, self.asked = answers, []
+
+    def get(self, path, query=None):
+        self.asked.append((path, query))
+        answer = self.answers.get(path)
+        if answer is None:
+            raise lite.LiteUnavailable("connection refused")
+        if isinstance(answer, int):
+            raise lite.LiteError(answer, "Not Found", b'{"message": "nope"}')
+        return lite.wrap(answer)
+
+
+def routed_client(answers):
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import K8sClient
+    client = K8sClient({"host": "https://10.0.0.1:6443"})
+    client.lite = _Transport(answers)
+    sdk_calls = []
+
+    def sdk_call(api, method, args, kwargs):
+        sdk_calls.append((api, method, args, kwargs))
+        return "from the SDK"
+    client.sdk_call = sdk_call
+    return client, sdk_calls
+
+
+def test_reads_go_to_the_transport_with_their_selectors_and_lists_read_as_the_sdks():
+    client, sdk_calls = routed_client({
+        "/api/v1/namespaces/ns/pods": {"items": [{"metadata": {"name": "p"}}], "metadata": {"resourceVersion": "9"}},
+        "/apis/apps/v1/namespaces/ns/deployments/d": {"metadata": {"name": "d"}},
+        "/apis/flink.apache.org/v1beta1/namespaces/ns/flinkdeployments/f": {"spec": {"job": None}}})
+    pods = client.core.list_namespaced_pod("ns", label_selector="app=x")
+    assert [p.metadata.name for p in pods.items] == ["p"] and pods.metadata.resource_version == "9"
+    assert client.lite.asked[-1] == ("/api/v1/namespaces/ns/pods", {"labelSelector": "app=x"})
+    assert client.apps.read_namespaced_deployment("d", "ns").metadata.name == "d"
+    # Custom objects come back as the SDK gives them: a dict.
+    assert client.custom.get_namespaced_custom_object("flink.apache.org", "v1beta1", "ns", "flinkdeployments",
+                                                      "f") == {"spec": {"job": None}}
+    assert sdk_calls == []
+
+
+def test_errors_no_answers_writes_and_unknown_arguments():
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException
+    client, sdk_calls = routed_client({"/api/v1/namespaces/gone": 404})
+    with pytest.raises(ApiException) as caught:
+        client.core.read_namespace("gone")
+    assert caught.value.status == 404 and json.loads(caught.value.body)["message"] == "nope"
+    # No answer: the SDK asks again (its errors are the ones users have always seen).
+    assert client.core.read_namespace("silent") == "from the SDK"
+    # Writes, and reads with arguments the transport does not pass on, go to the SDK as they are.
+    client.core.create_namespaced_config_map("ns", {"metadata": {"name": "c"}})
+    client.core.list_namespaced_pod("ns", _request_timeout=5)
+    assert [c[:2] for c in sdk_calls] == [
+        ("CoreV1Api", "read_namespace"), ("CoreV1Api", "create_namespaced_config_map"),
+        ("CoreV1Api", "list_namespaced_pod")]
+    assert sdk_calls[2][3] == {"_request_timeout": 5}
+
+
+def test_names_are_one_path_segment():
+    assert lite.segment("flink-1.20") == "flink-1.20"
+    assert lite.segment("a/b") == "a%2Fb" and lite.segment("x y") == "x%20y"
