@@ -9,7 +9,6 @@ own argument check refuses the value (its message names the argument, not ``opti
 from __future__ import annotations
 
 ALL = ("docker", "swarm", "compose")
-LOCAL = ("docker", "compose")
 
 CASES = [
     # Names and ids
@@ -87,7 +86,7 @@ CASES = [
     ("version that contradicts the image", {"flink_version": "1.20.5"}, "flink_version",
      "conflicts with the image tag", ALL),
     ("image that does not exist", {"image": "flinkops/flink-missing:2.2.1-java17"}, "image", "", ALL),
-    ("plugin the image lacks", {"plugins": ["flink-nonexistent-fs"]}, "plugins[0]", "Choose one of", LOCAL),
+    ("plugin the image lacks", {"plugins": ["flink-nonexistent-fs"]}, "plugins[0]", "Choose one of", ALL),
     ("plugin given as a path", {"plugins": ["opt/flink-s3-fs-hadoop"]}, "plugins[0]", "not a plugin name", ALL),
     # Platform
     ("a Kubernetes option", {"namespace": "flink"}, "namespace", "platform kubernetes", ALL),

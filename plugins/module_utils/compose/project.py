@@ -17,7 +17,7 @@ import tempfile
 
 from ansible_collections.flinkops.flink.plugins.module_utils.compose.render import (
     SECRET_NAME, SECRETS_FILE, ComposeFile)
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import plugin_jar
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import (
     entrypoint_settings, render_properties, role_config)
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import CONF_SOURCE, wrapper_entrypoint
@@ -110,7 +110,7 @@ class ComposeProject(object):
         """The project as a ComposeFile (plugins as the jars of the image's Flink version: check_plugins)."""
         spec = self.spec
         project = ComposeFile(spec.name, self.header())
-        plugins = [p if p.endswith(".jar") else "%s-%s.jar" % (p, spec.version) for p in spec.plugins]
+        plugins = [plugin_jar(p, spec.version) for p in spec.plugins]
         for role in ROLES:
             project.services[role] = self.service(role, plugins)
         named = [m["source"] for m in spec.mounts + self.extra_mounts() if m["type"] == "volume"]
@@ -130,14 +130,8 @@ class ComposeProject(object):
     def check_plugins(self):
         """The file names each plugin's jar of the image's Flink version; the image must have exactly that jar
         (read from the image only when the file changes)."""
-        if not self.spec.plugins:
-            return
-        resolved = self.image.resolve_plugins()  # a plugin the image lacks fails here, naming it
-        for index, (plugin, jar) in enumerate(zip(self.spec.plugins, resolved)):
-            named = plugin if plugin.endswith(".jar") else "%s-%s.jar" % (plugin, self.spec.version)
-            if jar != named:
-                raise SpecError("the image's jar for plugin %r is %s, not %s" % (plugin, jar, named),
-                                option="plugins[%d]" % index, hint="Give the jar's name: %s" % jar)
+        if self.spec.plugins:
+            self.image.check_named_plugins()
 
     def secrets_text(self):
         """The secrets file, appended to FLINK_PROPERTIES in the container: the same rules as FLINK_PROPERTIES."""

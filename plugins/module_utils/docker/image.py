@@ -142,6 +142,21 @@ class DockerImage(object):
             resolved.append(matches[0])
         return resolved
 
+    def check_named_plugins(self):
+        """The jars a rendered spec names (plugin_jar: the image's Flink version) are exactly the image's; a plugin
+        the image lacks, or a jar of another version, fails naming plugins[i] (read from the image, so only when
+        the spec changes). Platforms that cannot resolve the names at every run (compose, swarm) call it."""
+        for index, (plugin, jar) in enumerate(zip(self.spec.plugins, self.resolve_plugins())):
+            named = plugin_jar(plugin, self.spec.version)
+            if jar != named:
+                raise SpecError("the image's jar for plugin %r is %s, not %s" % (plugin, jar, named),
+                                option="plugins[%d]" % index, hint="Give the jar's name: %s" % jar)
+
+
+def plugin_jar(plugin, version):
+    """The jar a plugin name stands for in an image of Flink ``version`` (a jar name stays as it is)."""
+    return plugin if plugin.endswith(".jar") else "%s-%s.jar" % (plugin, version)
+
 
 def split_image(image):
     name = image.split("@")[0]

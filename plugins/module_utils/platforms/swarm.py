@@ -19,11 +19,13 @@ mode.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import docker_host_address
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
+from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage, plugin_jar
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     APIError, DockerException, EngineClient, NotFound)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
@@ -181,8 +183,7 @@ class SwarmCluster(SwarmRollback, ClusterPlatform):
         cpu = spec.jm_cpu if role == "jobmanager" else spec.tm_cpu
         env = dict(spec.env)
         if spec.plugins:
-            env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(
-                p if p.endswith(".jar") else "%s-%s.jar" % (p, spec.version) for p in spec.plugins)
+            env["ENABLE_BUILT_IN_PLUGINS"] = ";".join(plugin_jar(p, spec.version) for p in spec.plugins)
         publish = []
         if role == "jobmanager" and spec.rest_port:
             publish = [{"published": spec.rest_port, "target": spec.rest_container_port, "protocol": "tcp",
@@ -358,14 +359,17 @@ class SwarmCluster(SwarmRollback, ClusterPlatform):
 
     # Checks before anything is touched ---------------------------------------------------------
     def preflight(self, actions, actual):
-        """Flink's own memory check for each role whose service is created or updated."""
+        """For each role whose service is created or updated, in the image the services will run: Flink's own
+        memory check, and the plugins' jars (a plugin the image lacks would stop every task's entrypoint)."""
         roles = sorted(set(a.role for a in actions if a.role in ROLES and a.kind in ("create", "update")))
         if roles:
             self.check_memory_with_flink(roles)
 
     def check_memory_with_flink(self, roles):
         """docker/flink_validation.py on the manager, in the image the services will run (pinned to its digest):
-        the manager pulls it when it lacks it (in check mode the check is left to the real run instead)."""
+        the manager pulls it when it lacks it (in check mode the check is left to the real run instead). The
+        plugins are checked in the same image (DockerImage.check_named_plugins: ls of its opt/ in a short-lived
+        container on the manager)."""
         image = self.service(roles[0]).pinned_image()
         try:
             image_id = self.client.api.inspect_image(image)["Id"]
@@ -380,6 +384,10 @@ class SwarmCluster(SwarmRollback, ClusterPlatform):
                     hint="Check the name and that the manager can reach the registry")
         except DockerException as exc:
             raise BackendError("inspecting image %s on the manager failed: %s" % (image, exc))
+        if self.spec.plugins:
+            pinned = copy.copy(self.spec)
+            pinned.image = image
+            DockerImage(self.client.api, pinned, self.module.warn).check_named_plugins()
         flink_validation.check_roles(self.client.api.client, image, image_id,
                                      dict((role, self.flink_settings(role)) for role in roles),
                                      self.spec.secret_config)
