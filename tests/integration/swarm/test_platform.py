@@ -105,6 +105,14 @@ def test_session_cluster_from_the_docker_spec(swarm, prefix, collections_path):
     assert len(cases("swarm")) >= 40
     assert problems(catalogue, "swarm") == []
     assert swarm_snapshot(client, prefix) == before
+    # A plugin the image has passes the same check (the image has flink-s3-fs-hadoop of 2.2.0 and of 2.2.1: its
+    # own version's is taken): check mode predicts the update of both services.
+    with_plugin = dict(task, **{"flinkops.flink.flink_session": dict(task["flinkops.flink.flink_session"],
+                                                                     plugins=["flink-s3-fs-hadoop"])})
+    with_plugin = run(collections_path, with_plugin, check=True)
+    assert with_plugin["changed"] and [a["target"] for a in with_plugin["actions"]] == [
+        "service %s-jobmanager" % prefix, "service %s-taskmanager" % prefix], with_plugin
+    assert swarm_snapshot(client, prefix) == before
 
     # A configuration change and a scale-down: diff shows fields; check mode predicts exactly what the real run
     # applies; only the TaskManager service changes, exactly two TaskManagers with the new slots stay registered.
