@@ -47,7 +47,9 @@ class Resource(dict):
     ``obj["metadata"]["ownerReferences"]``, a missing field is None (as in the SDK's models), and setting an
     attribute sets the field. Keys of maps (labels, annotations, data) are never touched: a Resource is a dict,
     ``.get`` and ``[]`` read them as they are. A nested object becomes a Resource in place when first read, so
-    what is read through attributes is the object itself, not a copy."""
+    what is read through attributes is the object itself, not a copy. A field named like one of dict's own
+    methods (``items``, ``keys``, ``values``, ``get``...) must be read by key: ``volume["configMap"]["items"]``.
+    List answers are common.ResourceList, whose ``.items`` is the list."""
 
     __slots__ = ()
 
