@@ -79,7 +79,7 @@ def _sdk_api_client(params):
     import kubernetes
     configuration = kubernetes.client.Configuration()
     kubeconfig = params.get("kubeconfig")
-    default_kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    default_kubeconfig = lite.default_kubeconfig()
     try:
         if kubeconfig or not params.get("host"):
             if kubeconfig or os.path.exists(default_kubeconfig) or not _in_cluster():

@@ -21,6 +21,7 @@ import tempfile
 from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion, parse_config_file, render
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import lite
 
 
 class NativeClient(object):
@@ -172,8 +173,7 @@ class NativeClient(object):
         params = self.params
         explicit = any(params.get(k) is not None for k in
                        ("host", "api_key", "verify_ssl", "ssl_ca_cert", "cert_file", "key_file"))
-        kubeconfig = params.get("kubeconfig") or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or \
-            os.path.expanduser("~/.kube/config")
+        kubeconfig = params.get("kubeconfig") or lite.default_kubeconfig()
         if os.path.exists(kubeconfig) and not explicit:
             return kubeconfig, params.get("context")
         conf = self.api_client.configuration

@@ -100,6 +100,13 @@ def _select(items, name):
     return None
 
 
+def default_kubeconfig(environ=None):
+    """The kubeconfig used when the option is not given: E(KUBECONFIG)'s first file, else ~/.kube/config (as the
+    SDK's loader and kubectl take it)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+
+
 def settings(params, environ=None):
     """The transport's settings from the connection options and kubeconfig, resolved as ``k8s_api_client`` resolves
     them: {"server", "ca_file", "ca_data", "verify", "cert_file", "key_file", "cert_data", "key_data", "token"},
@@ -108,7 +115,7 @@ def settings(params, environ=None):
     if params.get("proxy"):
         return None
     kubeconfig = params.get("kubeconfig")
-    default = environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    default = default_kubeconfig(environ)
     out = {"verify": True}
     if kubeconfig or not params.get("host"):
         path = kubeconfig or default
