@@ -86,8 +86,7 @@ options:
     default: false
   rollback:
     description:
-      - An upgrade whose new spec does not get its job running is rolled back, on Swarm, Docker, Compose and native
-        Kubernetes.
+      - An upgrade whose new spec does not get its job running is rolled back, on every platform.
       - With O(platform=swarm), an upgrade whose new spec does not get its job running (the services do not get
         ready, the JobManager exits, the job fails or is not RUNNING within O(wait_timeout)) is rolled back - the
         services go back to the spec they ran before, which the swarm keeps, and the old JobManager restarts the job
@@ -110,8 +109,14 @@ options:
         restarts from the state this run saved under a new job id; the high-availability ConfigMaps the failed job
         wrote are deleted first. The restored job runs the jar its configuration names, so give a jar uploaded from
         the controller a file name per version, so that the old one is still there at the upload target.
-      - The operator has its own rollback (C(kubernetes.operator.deployment.rollback.enabled), which needs high
-        availability).
+      - With O(mode=operator), the FlinkDeployment before the upgrade is kept in memory when the operator reports it
+        STABLE with its job RUNNING. When the new spec's job does not run (FAILED, a JobManager that does not start,
+        not RUNNING within O(wait_timeout)), that FlinkDeployment is applied again with C(job.initialSavepointPath)
+        the savepoint (or last-state checkpoint) the operator saved in this upgrade and a new
+        C(job.savepointRedeployNonce); the operator cancels what the failed spec runs and starts the old spec's job
+        from that state, under a new job id. When the operator recorded no state saved by this upgrade (it had not
+        stopped the job yet, or a last-state upgrade kept it in high-availability metadata only), nothing is rolled
+        back and the module warns. The operator's own rollback is not used (it needs high availability).
     type: bool
     default: true
   job:

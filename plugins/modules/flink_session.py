@@ -79,8 +79,12 @@ options:
         O(flink_config_secrets)) and keeps it in memory. When the new cluster does not get ready, it is deleted and
         those objects are created again as they were (a NodePort keeps its port); the JobManager starts from the same
         configuration and starts its TaskManagers, the module waits for them and fails with RV(rolled_back=true).
-      - The operator platform does not roll back here; the operator has its own
-        C(kubernetes.operator.deployment.rollback.enabled), which needs high availability.
+      - With O(mode=operator), the FlinkDeployment as it ran before the change is kept in memory when the operator
+        reports it STABLE (with the config Secret of O(flink_config_secrets)). When the redeployed cluster does not
+        get ready, that FlinkDeployment is applied again with the Secret as it was; the operator redeploys the old
+        spec, the module waits for it and fails with RV(rolled_back=true). The operator's own rollback
+        (C(kubernetes.operator.deployment.rollback.enabled)) is not used; the operator refuses it without high
+        availability, and in 1.15 does not roll back a session cluster even with it.
     type: bool
     default: true
   state:

@@ -111,7 +111,15 @@ def run_managed(module, app, actual, result):
     if state == "absent":
         module.exit_json(**result)
     if params.get("wait") or params.get("trigger_savepoint"):
-        app.wait_ready(params["wait_timeout"], params["wait_sleep"])
+        try:
+            app.wait_ready(params["wait_timeout"], params["wait_sleep"])
+        except FlinkOpsError as exc:
+            upgrade = any(a.kind == "upgrade" for a in actions)
+            restored = app.roll_back() if upgrade and params.get("rollback", True) else []
+            if not restored:
+                raise
+            roll_back_failed_upgrade(app, exc, restored, result)
+        app.settle()
     described = app.describe()
     result.update(described)
     operator = described.get("operator") or {}

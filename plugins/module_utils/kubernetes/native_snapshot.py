@@ -109,12 +109,7 @@ class NativeSnapshot(object):
         try:
             services = self.core.list_namespaced_service(ns, label_selector="app=%s" % cid).items
             configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
-            try:
-                secret = self._dict(self.core.read_namespaced_secret(self.secret_name, ns), "Secret", "v1")
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                secret = None
+            secret = read_secret(self.api_client, self.core, ns, self.secret_name)
         except ApiException as exc:
             raise BackendError("reading what cluster %s is made of, to roll back to it if the change fails, failed: "
                                "%s" % (cid, api_error(exc)), option="rollback",
@@ -129,7 +124,7 @@ class NativeSnapshot(object):
         ns = self.namespace
         done = []
         try:
-            self._restore_secret(snapshot["secret"])
+            restore_secret(self.core, ns, self.secret_name, snapshot["secret"])
             created = self.apps.create_namespaced_deployment(ns, clean(snapshot["deployment"]))
             done.append("deployment %s" % created.metadata.name)
             for obj in snapshot["owned"]:
@@ -145,19 +140,35 @@ class NativeSnapshot(object):
                 hint="Run the module again with the spec that ran before (or fix the change)")
         return restored_summary(snapshot)
 
-    def _restore_secret(self, secret):
-        ns, name = self.namespace, self.secret_name
-        if secret is None:
-            try:
-                self.core.delete_namespaced_secret(name, ns)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-            return
-        body = clean(secret)
+
+def read_secret(api_client, core, namespace, name):
+    """Secret ``name`` as a dict for the API (None when there is none); raises the ApiException of any other
+    error."""
+    try:
+        data = api_client.sanitize_for_serialization(core.read_namespaced_secret(name, namespace))
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return None
+    data.setdefault("kind", "Secret")
+    data.setdefault("apiVersion", "v1")
+    return data
+
+
+def restore_secret(core, namespace, name, secret):
+    """Put Secret ``name`` back as ``secret`` (read by read_secret) was: created or replaced, or deleted when there
+    was none. Raises the ApiException."""
+    if secret is None:
         try:
-            self.core.create_namespaced_secret(ns, body)
+            core.delete_namespaced_secret(name, namespace)
         except ApiException as exc:
-            if exc.status != 409:
+            if exc.status != 404:
                 raise
-            self.core.replace_namespaced_secret(name, ns, body)
+        return
+    body = clean(secret)
+    try:
+        core.create_namespaced_secret(namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_secret(name, namespace, body)

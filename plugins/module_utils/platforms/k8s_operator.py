@@ -27,6 +27,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, api_unreachable
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
+    OperatorRollback, restore_body)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
@@ -83,11 +85,12 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
     status = resource.get("status") or {}
     error = operator_error(status)
     now = time.monotonic()
+    current = reconciled(resource)
     # ERROR can pass (a pod started before its ConfigMap existed: the kubelet mounts it on a retry), and so can a
     # validation error of an earlier spec until the operator has read the new one.
     for key, present in (("deployment", seen["jobmanager_deployment_status"] == "ERROR"),
                          ("validation", "ValidationException" in (status.get("error") or "") and
-                          not reconciled(resource))):
+                          not current)):
         if present:
             errors.setdefault(key, now)
         else:
@@ -97,7 +100,8 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
         raise SpecError("the operator refuses the FlinkDeployment: %s" % error, option="flink_config",
                         hint="Fix the option behind it; the operator keeps running the last valid spec")
     lasting = "deployment" in errors and now - errors["deployment"] >= ERROR_GRACE
-    if seen["lifecycle_state"] in failed_states or lasting:
+    # A failed state of an earlier generation (the spec a rollback replaces) is not this generation's.
+    if current and seen["lifecycle_state"] in failed_states or lasting:
         raise BackendError("the operator reports FlinkDeployment %s %s: %s" % (
             platform.cluster_id, "JobManager deployment ERROR for %ds" % ERROR_GRACE if lasting else
             seen["lifecycle_state"], error or "no message"), partial=state, hint=hint)
@@ -106,6 +110,8 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
                                                  label_selector="app=%s" % platform.cluster_id).items
     except ApiException as exc:
         raise BackendError("listing the pods of %s failed: %s" % (platform.cluster_id, api_error(exc)))
+    # The pods of the spec a rollback replaced: the operator deletes them.
+    pods = [p for p in pods if p.metadata.uid not in platform.failed_pods]
     problem = platform.pod_problem(pods)
     if problem:
         raise BackendError(problem, partial=state, hint="Fix the cause; the FlinkDeployment was left in place")
@@ -138,6 +144,9 @@ class K8sOperatorCluster(K8sNativeCluster):
             raise SpecError("the FlinkDeployment needs the Flink version", option="flink_version",
                             hint="Set flink_version, or use an image tag that starts with it (flink:2.2.1-java17)")
         self.custom = self.api_client.custom
+        self._read_resource = None  # the FlinkDeployment as read() saw it
+        self._kept = None  # the last stable FlinkDeployment before a change (operator_rollback.keep)
+        self.failed_pods = frozenset()  # uids of the pods of the spec a rollback replaced
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
@@ -151,7 +160,7 @@ class K8sOperatorCluster(K8sNativeCluster):
                     self.namespace, self.cluster_id, api_error(exc)))
             resource = None
             self.require_crd()
-        actual["flinkdeployment"] = resource
+        actual["flinkdeployment"] = self._read_resource = resource
         return actual
 
     def require_crd(self):
@@ -316,6 +325,8 @@ class K8sOperatorCluster(K8sNativeCluster):
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind in ("create", "recreate"):
+                if action.kind == "recreate":
+                    self.keep_for_rollback()
                 self.apply_resource(self.resource(self.read_nonce()))
             elif action.kind == "restart":
                 self.apply_resource(self.resource((self.read_nonce() or 0) + 1))
@@ -324,6 +335,47 @@ class K8sOperatorCluster(K8sNativeCluster):
         """Apply the FlinkDeployment, with the Secret of flink_config_secrets written (or removed) first."""
         self.sync_config_secret()
         self.applier(False).apply([body])
+
+    # Rollback (kubernetes/operator_rollback.py) ------------------------------------------------------
+    def rollbacks(self):
+        return OperatorRollback(self.api_client, self.core, self.namespace,
+                                config_secret.secret_name(self.cluster_id))
+
+    def keep_for_rollback(self):
+        """Before a change: keep the FlinkDeployment as read, when the operator reports it stable."""
+        if self.params.get("rollback", True):
+            self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
+
+    def settle(self):
+        super(K8sOperatorCluster, self).settle()
+        self._kept = None
+
+    def roll_back(self):
+        """The change did not get ready: apply the last stable FlinkDeployment again (the operator redeploys the
+        session cluster with it). Nothing when nothing stable was kept."""
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return []
+        return self.restore(kept, restore_body(kept["body"], None, None))
+
+    def restore(self, kept, body):
+        """Apply ``body`` (the kept FlinkDeployment, as roll_back made it) with the kept config Secret; the wait
+        that follows ignores the failed spec's pods and expects the kept spec's TaskManagers."""
+        try:
+            pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
+        except ApiException as exc:
+            raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
+        self.failed_pods = frozenset(p.metadata.uid for p in pods)
+        self.rollbacks().restore_secret(kept)
+        self.applier(False).apply([body])
+        try:
+            view = json.loads(body["metadata"]["annotations"].get(ANNOTATION_SPEC) or "{}")
+        except ValueError:
+            view = {}
+        replicas = (view.get("taskmanager") or {}).get("replicas")
+        if replicas is not None:
+            self.native.tm_min = replicas
+        return ["flinkdeployment %s" % self.cluster_id]
 
     def read_nonce(self):
         try:

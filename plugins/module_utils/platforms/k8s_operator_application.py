@@ -20,6 +20,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.application_job imp
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
+    restorable_state, restore_body)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
@@ -168,6 +170,8 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
             elif action.kind == "remove" and action.role == "ha":
                 self.delete_ha_configmaps()
             elif action.kind in ("create", "upgrade", "resume"):
+                if action.kind == "upgrade":
+                    self.keep_for_rollback()
                 self.apply_resource(self.resource(self.read_nonce()))
             elif action.kind == "savepoint":
                 self.apply_resource(self.resource(self.read_nonce(), "suspended"))
@@ -202,7 +206,25 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         what = "FlinkDeployment %s to be %s" % (self.cluster_id, "SUSPENDED" if suspended else
                                                 "STABLE with its job RUNNING")
         self._operator = wait_for(probe, timeout, sleep, what)["operator"]
+        self.job_id = self._operator["job_id"]
         return self._operator
+
+    def roll_back(self):
+        """The upgrade's new spec did not get its job running: apply the last stable FlinkDeployment again, its job
+        redeployed by the operator from the state the operator saved in this upgrade (kubernetes/operator_rollback.py).
+        Nothing when nothing stable was kept or this upgrade saved no state the module can name."""
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return []
+        failed = self.status()
+        possible, savepoint = restorable_state(kept["body"], kept["resource"], failed)
+        if not possible:
+            self.module.warn("not rolled back: the operator recorded no state saved by this upgrade (it had not "
+                             "stopped the job yet, or keeps its state in high-availability metadata only); the "
+                             "FlinkDeployment is left as the failed run made it")
+            return []
+        self.restore_from, self.job_id = savepoint, None
+        return self.restore(kept, restore_body(kept["body"], failed, savepoint))
 
     def take_savepoint(self, job_id, timeout, sleep):
         """A FlinkStateSnapshot of the FlinkDeployment, completed by the operator: its path."""

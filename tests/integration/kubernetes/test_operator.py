@@ -2,7 +2,8 @@
 operator built from its 1.15.0 release source, testbed/kubernetes/operator.sh), and flink_session with
 mode=operator writing a FlinkDeployment that the real operator turns into a real Flink session cluster: check
 mode, deploy to STABLE with the TaskManagers registered, an unchanged re-run, check/diff of a change, flink_info's
-listing, a restart, removal that leaves nothing behind, an image that does not exist failing in bounded time, and
+listing, a change whose JobManager never starts rolled back to the last stable FlinkDeployment and Secret, removal
+that leaves nothing behind, an image that does not exist failing in bounded time, and
 bad input refused before anything is touched."""
 
 from __future__ import annotations
@@ -126,6 +127,33 @@ def test_operator_session_lifecycle(k8s, operator, namespace, collections_path, 
     rotated = dict(changed, flink_config_secrets={"flinkops.test.credential": hidden + "-2"})
     out = run(collections_path, rotated, check=True).task("session")
     assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
+
+    # A change the operator deploys but whose JobManager never starts (its JVM cannot load an agent), with a new
+    # secret value: the wait meets the crash loop, the module applies the last stable FlinkDeployment again (the
+    # operator redeploys it) with the Secret as it was, waits for it to be STABLE and fails with rolled_back=true.
+    # The spec before then changes nothing.
+    stable = flink_deployment(k8s, namespace, name)
+    broken = dict(changed, jobmanager=dict(args.get("jobmanager") or {},
+                                           java_opts="-javaagent:/opt/flinkops-no-such-agent.jar"),
+                  flink_config_secrets={"flinkops.test.credential": hidden + "-broken"})
+    res = run(collections_path, broken, expect_ok=False)
+    failed = res.task("session")
+    assert res.status("session") == "failed" and failed.get("rolled_back") is True, failed
+    assert failed["restored"] == ["flinkdeployment %s" % name], failed
+    assert "CrashLoopBackOff" in failed["failure"] and "flinkops-no-such-agent.jar" in failed["failure"], failed
+    assert "rolled back to the last stable spec" in failed["msg"], failed["msg"]
+    resource = flink_deployment(k8s, namespace, name)
+    assert resource["spec"] == stable["spec"] and resource["status"]["lifecycleState"] == "STABLE", resource["status"]
+    assert resource["metadata"]["annotations"]["flinkops.org/spec-hash"] == \
+        stable["metadata"]["annotations"]["flinkops.org/spec-hash"]
+    assert "no-such-agent" not in json.dumps(k8s.json("get", "deployment", name, "-n", namespace)["spec"])
+    pod = k8s.json("get", "pods", "-n", namespace, "-l", "app=%s,component=jobmanager" % name)["items"][0]
+    seen = k8s.exec(namespace, pod["metadata"]["name"], "wget", "-qO-", "http://localhost:8081/jobmanager/config",
+                    check=True).stdout
+    assert {"key": "flinkops.test.credential", "value": hidden} in json.loads(seen), seen
+    out = run(collections_path, changed).task("session")
+    assert not out["changed"] and out["operator"]["lifecycle_state"] == "STABLE", out
+    assert len(out["taskmanagers"]) == 1, out
 
     # Removal: the FlinkDeployment and everything the operator made for it are gone.
     absent = {"name": name, "platform": "kubernetes", "mode": "operator", "namespace": namespace,

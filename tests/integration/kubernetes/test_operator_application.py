@@ -1,6 +1,7 @@
 """flink_application with mode=operator on the real Flink Kubernetes Operator (built from its 1.15.0 source, installed
 by the role): the stateful counter as a FlinkDeployment with a job, STABLE with the job RUNNING, an unchanged re-run,
-check/diff of an upgrade, a savepoint upgrade and a last-state upgrade run by the operator, suspend (job.state
+check/diff of an upgrade, a savepoint upgrade, a failed upgrade rolled back to the last stable spec from the
+savepoint it took, a last-state upgrade run by the operator, suspend (job.state
 suspended, a savepoint) and resume, removal that leaves nothing behind, on Flink 1.20 and 2.2. The output
 files prove every key counted on with no reset and no gap. Bad input is refused before anything is touched.
 
@@ -9,6 +10,7 @@ the native application test."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -17,6 +19,7 @@ import pytest
 
 from tests.integration.docker.test_application import (
     assert_counts_continuous, jar_versions, output, wait_for_more_output)
+from tests.conftest import FLINK_DEFAULT
 from tests.integration.kubernetes.conftest import FLINK_VERSIONS, SHARED_LABEL, flink_image
 from tests.integration.kubernetes.test_native_application import pod_template
 from tests.integration.kubernetes.test_native_session import app_objects, make_service_account
@@ -104,6 +107,33 @@ def test_operator_application_upgrades_and_suspend_lose_no_state(k8s, operator, 
     assert "/savepoints/savepoint-" in (upgraded["last_savepoint"] or ""), upgraded["operator"]
     seen = len(output(host_dirs["out"]))
     wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # A savepoint upgrade whose new job fails (its output directory cannot be made, no restarts): the operator
+    # stopped the v2 job with a savepoint and reports the new one FAILED; the module applies the last stable
+    # FlinkDeployment again with that savepoint as its initialSavepointPath and a new savepointRedeployNonce, the
+    # operator redeploys the v2 job from it under a new job id, and the run fails with rolled_back=true. The counts
+    # go on (checked at the end); the spec before then changes nothing.
+    # (On the newest Flink only: the rollback is the operator's redeploy, the same for both; it costs 100 s.)
+    if version == FLINK_DEFAULT:
+        stable = flink_deployment(k8s, namespace, name)
+        broken = app_args(k8s, namespace, name, host_dirs, v2, version,
+                          args=COUNTER_ARGS[:4] + ["--out", "/proc/flinkops-no-output"] + COUNTER_ARGS[6:])
+        broken["flink_config"]["restart-strategy.type"] = "none"
+        failed = run(collections_path, broken, expect_ok=False)
+        assert failed.get("rolled_back") is True and failed["restored"] == ["flinkdeployment %s" % name], failed
+        assert "FAILED" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+        assert "/savepoints/savepoint-" in (failed["savepoint"] or "") and \
+            failed["savepoint"] != upgraded["last_savepoint"], failed
+        assert failed["job_state"] == "RUNNING" and failed["job_id"] != upgraded["job_id"], failed
+        resource = flink_deployment(k8s, namespace, name)
+        job = dict(resource["spec"]["job"])
+        assert job.pop("initialSavepointPath") == failed["savepoint"] and job.pop("savepointRedeployNonce") == 1, job
+        assert job == stable["spec"]["job"] and "/proc/flinkops-no-output" not in json.dumps(resource["spec"])
+        again = run(collections_path, upgrade)
+        assert again["changed"] is False and again["job_id"] == failed["job_id"], again
+        upgraded = again
+        seen = len(output(host_dirs["out"]))
+        wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
 
     # Last-state upgrade (new arguments): no high availability here, so the operator cancels the job and starts
     # from the latest checkpoint it saw.
