@@ -120,7 +120,8 @@ def run_managed(module, app, actual, result):
                 raise
             roll_back_failed_upgrade(app, exc, restored, result)
         app.settle()
-    described = app.describe()
+    # What was read before still holds when nothing was applied: no second read.
+    described = app.describe(actual if not actions else None)
     result.update(described)
     operator = described.get("operator") or {}
     result["job_id"] = operator.get("job_id")
