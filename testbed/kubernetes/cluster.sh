@@ -413,6 +413,24 @@ all_running() {
 
 cluster_up() { all_running && api_ready && node_ready; }
 
+start_apiserver() {
+  # start_apiserver NAME PORT [FLAG...]: a kube-apiserver on the cluster's etcd, serving PORT.
+  local name="$1" port="$2" B="$K8S_BIN_DIR" P="$K8S_PKI"
+  shift 2
+  start_daemon "$name" "$B/kube-apiserver" \
+    --advertise-address="$K8S_NODE_IP" --bind-address="$K8S_NODE_IP" --secure-port="$port" \
+    --etcd-servers="http://127.0.0.1:$K8S_ETCD_CLIENT_PORT" \
+    --service-cluster-ip-range="$K8S_SERVICE_CIDR" \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --client-ca-file="$P/ca.crt" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
+    --kubelet-client-certificate="$P/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$P/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$P/ca.crt" --kubelet-preferred-address-types=InternalIP \
+    --service-account-issuer="https://kubernetes.default.svc.$K8S_CLUSTER_DOMAIN" \
+    --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
+    --allow-privileged=true --profiling=false --event-ttl=1h "$@"
+}
+
 start_all() {
   local B="$K8S_BIN_DIR" P="$K8S_PKI"
   start_daemon containerd "$(command -v containerd)" --config "$K8S_STATE/containerd.toml"
@@ -425,18 +443,7 @@ start_all() {
     --unsafe-no-fsync --log-level warn
   wait_for "etcd healthy" 30 curl -sf --max-time 2 "http://127.0.0.1:$K8S_ETCD_CLIENT_PORT/health" ||
     die "etcd did not become healthy; see $K8S_LOGS/etcd.log"
-  start_daemon kube-apiserver "$B/kube-apiserver" \
-    --advertise-address="$K8S_NODE_IP" --bind-address="$K8S_NODE_IP" --secure-port="$K8S_API_PORT" \
-    --etcd-servers="http://127.0.0.1:$K8S_ETCD_CLIENT_PORT" \
-    --service-cluster-ip-range="$K8S_SERVICE_CIDR" \
-    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-    --client-ca-file="$P/ca.crt" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
-    --kubelet-client-certificate="$P/apiserver-kubelet-client.crt" \
-    --kubelet-client-key="$P/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$P/ca.crt" --kubelet-preferred-address-types=InternalIP \
-    --service-account-issuer="https://kubernetes.default.svc.$K8S_CLUSTER_DOMAIN" \
-    --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
-    --allow-privileged=true --profiling=false --event-ttl=1h
+  start_apiserver kube-apiserver "$K8S_API_PORT"
   # Images while the API server starts: kubelet needs the pause image before its first pod.
   wait_for "containerd answers" 30 "${CTR[@]}" version || die "containerd did not start; see $K8S_LOGS/containerd.log"
   load_builtin_images
@@ -536,6 +543,7 @@ cmd_down() {
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $K8S_CONTAINERD_SOCK" || true); do
     kill -KILL "$pid" 2>/dev/null || true
   done
+  stop_daemon kube-apiserver-2 20
   stop_daemon kube-apiserver 20
   stop_daemon etcd 20
   if [ -x "$K8S_BIN_DIR/kube-proxy" ]; then
@@ -589,6 +597,27 @@ cmd_status() {
   [ "$up" = 1 ] && return 0 || return 3
 }
 
+# A second API server of the same cluster (the same etcd, port K8S_API2_PORT), as in a control plane of several:
+# a test restarts it for real while the module talks to it, and every other test keeps the first one. It leaves the
+# kubernetes Service's endpoints to the first (pods keep talking to that one).
+api2_ready() {
+  curl -sf --max-time 3 --cacert "$K8S_PKI/ca.crt" "https://$K8S_NODE_IP:$K8S_API2_PORT/readyz" >/dev/null
+}
+
+cmd_apiserver2() {
+  case "${1:-}" in
+    start)
+      api_ready || die "the cluster's API server does not answer: cluster.sh up first"
+      pid_of kube-apiserver-2 >/dev/null || start_apiserver kube-apiserver-2 "$K8S_API2_PORT" --endpoint-reconciler-type=none
+      wait_for "second kube-apiserver ready" 120 api2_ready ||
+        die "the second kube-apiserver is not ready; see $K8S_LOGS/kube-apiserver-2.log"
+      echo "https://$K8S_NODE_IP:$K8S_API2_PORT"
+      ;;
+    stop) stop_daemon kube-apiserver-2 20 ;;
+    *) die "usage: cluster.sh apiserver2 start|stop" ;;
+  esac
+}
+
 cmd_env() {
   echo "export KUBECONFIG=$K8S_KUBECONFIG"
   echo "export PATH=$K8S_BIN_DIR:\$PATH"
@@ -617,6 +646,7 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   load-images) shift; with_lock cmd_load_images "$@" ;;
+  apiserver2) shift; cmd_apiserver2 "$@" ;;
   purge) with_lock cmd_purge ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

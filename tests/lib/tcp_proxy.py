@@ -2,7 +2,8 @@
 
 While ``down``, every connection it accepts is reset at once (SO_LINGER 0), as clients see a server behind a load
 balancer while the server restarts, and the connections that were open are cut; ``refused`` counts the attempts,
-so a test knows its client really met the outage. TLS passes through untouched (the server's certificate names
+so a test knows its client really met the outage. When the server itself is down (a real restart), ``unreachable``
+counts the connections it could not pass on. TLS passes through untouched (the server's certificate names
 127.0.0.1)."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class TcpProxy(object):
         self.port = self.listener.getsockname()[1]
         self.down = False
         self.refused = 0
+        self.unreachable = 0  # connections accepted while the server did not accept them (it restarts)
         self.open = set()
         self.lock = threading.Lock()
         self.closed = False
@@ -41,6 +43,8 @@ class TcpProxy(object):
             try:
                 upstream = socket.create_connection(self.target, timeout=10)
             except OSError:
+                with self.lock:
+                    self.unreachable += 1
                 _reset(client)
                 continue
             with self.lock:

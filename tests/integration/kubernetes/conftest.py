@@ -75,6 +75,14 @@ class K8s:
     def exec(self, namespace, pod, *cmd, check=False, timeout=60):
         return self.kubectl("exec", "-n", namespace, pod, "--", *cmd, check=check, timeout=timeout)
 
+    def apiserver2(self, action):
+        """Start or stop the cluster's second API server (testbed/kubernetes/cluster.sh apiserver2): a real
+        kube-apiserver on the same etcd that only the test restarting it talks to."""
+        proc = _sh("bash", CLUSTER_SH, "apiserver2", action, timeout=180)
+        if proc.returncode != 0:
+            raise AssertionError("cluster.sh apiserver2 %s failed:\n%s" % (action, proc.stderr[-3000:]))
+        return proc.stdout.strip()
+
     def sdk(self):
         """A CoreV1Api of the kubernetes Python SDK, configured with the cluster's kubeconfig."""
         kubernetes = pytest.importorskip("kubernetes")

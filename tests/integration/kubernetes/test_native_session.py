@@ -90,11 +90,12 @@ def app_objects(k8s, namespace, name):
     return found
 
 
-def proxied_kubeconfig(k8s, tmp_path):
-    """A TcpProxy in front of the API server and a copy of the kubeconfig that goes through it."""
+def proxied_kubeconfig(k8s, tmp_path, server=None):
+    """A TcpProxy in front of the API server (or ``server``, a URL) and a copy of the kubeconfig that goes through
+    it."""
     with open(k8s.kubeconfig) as handle:
         config = yaml.safe_load(handle)
-    server = urllib.parse.urlsplit(config["clusters"][0]["cluster"]["server"])
+    server = urllib.parse.urlsplit(server or config["clusters"][0]["cluster"]["server"])
     proxy = TcpProxy(server.hostname, server.port)
     for cluster in config["clusters"]:
         cluster["cluster"]["server"] = "https://127.0.0.1:%d" % proxy.port
@@ -104,10 +105,10 @@ def proxied_kubeconfig(k8s, tmp_path):
     return proxy, path
 
 
-def delete_new_jobmanager_pod(k8s, namespace, name, old_uid, deleted, proxy, outage=20, timeout=300):
+def delete_new_jobmanager_pod(k8s, namespace, name, old_uid, deleted, outage=20, timeout=300):
     """Delete the JobManager pod of Deployment ``name`` once the Deployment is another than ``old_uid`` and its pod
-    runs (the module has recreated the cluster and waits for it); then cut the API server's proxy for ``outage``
-    seconds."""
+    runs (the module has recreated the cluster and waits for it); then restart the second API server (the one the
+    module talks to): stopped, down for ``outage`` seconds, started and ready again."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = k8s.kubectl("get", "deployment", name, "-n", namespace, "-o", "jsonpath={.metadata.uid}",
@@ -120,9 +121,11 @@ def delete_new_jobmanager_pod(k8s, namespace, name, old_uid, deleted, proxy, out
                 k8s.kubectl("delete", "pod", running[0], "-n", namespace, "--wait=false")
                 deleted["pod"] = running[0]
                 time.sleep(2)
-                proxy.cut()
+                k8s.apiserver2("stop")
+                deleted["stopped"] = time.monotonic()
                 time.sleep(outage)
-                proxy.restore()
+                k8s.apiserver2("start")
+                deleted["ready"] = time.monotonic()
                 return
         time.sleep(0.5)
 
@@ -269,21 +272,24 @@ def test_native_session_nodeport_and_change(k8s, namespace, flink_dist, collecti
     uid = k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"]
 
     # The recreate, with two faults while the module waits for it: the new JobManager pod is deleted (the
-    # Deployment makes another), then the API server cannot be reached for 20 s (the module talks to it through a
-    # proxy here, which resets every connection meanwhile, as while an API server restarts). The wait waits on:
-    # the run ends ready, with its TaskManager registered to the JobManager that runs now.
+    # Deployment makes another), then the API server the module talks to is restarted: a second kube-apiserver of
+    # the cluster (same etcd, as in a control plane of several), so that the tests running beside this one keep
+    # theirs; stopped (its connections closed), down for 20 s, started again. A TCP forwarder in front of it counts
+    # the connections the module tried while it was down. The wait waits on: the run ends ready, with its
+    # TaskManager registered to the JobManager that runs now.
     args = session_args(k8s, namespace, name, rest_exposure="NodePort", taskmanager={"replicas": 1})
-    proxy, args["kubeconfig"] = proxied_kubeconfig(k8s, tmp_path)
+    proxy, args["kubeconfig"] = proxied_kubeconfig(k8s, tmp_path, server=k8s.apiserver2("start"))
     deleted = {}
-    deleter = threading.Thread(target=delete_new_jobmanager_pod, args=(k8s, namespace, name, uid, deleted, proxy))
+    deleter = threading.Thread(target=delete_new_jobmanager_pod, args=(k8s, namespace, name, uid, deleted))
     deleter.start()
     try:
         out = run(collections_path, args).task("session")
     finally:
         deleter.join()
         proxy.close()
-    assert deleted, "no JobManager pod of the new Deployment was seen running"
-    assert proxy.refused > 0, "the module never met the API server's outage"
+        k8s.apiserver2("stop")
+    assert "ready" in deleted, "no JobManager pod of the new Deployment was seen running (%s)" % deleted
+    assert proxy.unreachable > 0, "the module never met the API server's restart"
     args["kubeconfig"] = k8s.kubeconfig
     assert out["changed"] and [a["action"] for a in out["actions"]] == ["recreate"], out
     assert k8s.json("get", "deployment", name, "-n", namespace)["metadata"]["uid"] != uid
