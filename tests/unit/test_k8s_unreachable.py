@@ -32,3 +32,17 @@ def test_answers_are_not_transient(api_exception):
     assert api_unreachable(ApiException(status=403, reason="Forbidden")) is None
     assert api_unreachable(ApiException(status=404, reason="Not Found")) is None
     assert api_unreachable(ValueError("bad")) is None
+
+
+def test_refused_credentials_and_rights_name_the_kubeconfig():
+    from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import read_error
+    denied = read_error(ApiException(status=403, body='{"message": "deployments.apps \\"x\\" is forbidden: User '
+                                                      '\\"system:serviceaccount:ns:nobody\\" cannot get resource"}'),
+                        "cluster x in namespace ns")
+    assert isinstance(denied, SpecError) and denied.option == "kubeconfig"
+    assert "may not read cluster x in namespace ns" in denied.message and "nobody" in denied.message
+    refused = read_error(ApiException(status=401, reason="Unauthorized", body='{"message": "Unauthorized"}'), "it")
+    assert isinstance(refused, SpecError) and refused.option == "kubeconfig" and "credentials" in refused.message
+    other = read_error(ApiException(status=500, reason="Internal Server Error"), "it")
+    assert isinstance(other, BackendError) and other.option is None and "HTTP 500" in other.message

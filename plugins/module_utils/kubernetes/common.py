@@ -262,6 +262,23 @@ def api_unreachable(exc):
     return None
 
 
+def read_error(exc, what):
+    """The error of reading ``what`` (``cluster x in namespace y``): credentials the API server does not accept
+    (401) and rights the module's user lacks (403) name option kubeconfig, before anything is touched; anything else
+    is the API server's failure."""
+    if getattr(exc, "status", None) == 401:
+        return SpecError("the API server does not accept the credentials of the kubeconfig's user (reading %s): %s"
+                         % (what, api_error(exc)), option="kubeconfig",
+                         hint="Renew the user's token or client certificate (kubectl auth whoami says whom the API "
+                              "server takes them for)")
+    if getattr(exc, "status", None) == 403:
+        return SpecError("the module's Kubernetes user may not read %s: %s" % (what, api_error(exc)),
+                         option="kubeconfig",
+                         hint="Use credentials that may read and change the cluster's objects in the namespace (for "
+                              "example the namespace's edit ClusterRole)")
+    return BackendError("reading %s failed: %s" % (what, api_error(exc)))
+
+
 def api_error(exc):
     """The API server's message of an ApiException."""
     try:

@@ -22,7 +22,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.errors import Backe
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import adopt, config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
-    ApiException, api_error, k8s_api_client)
+    ApiException, api_error, k8s_api_client, read_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot
@@ -99,7 +99,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
             configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
             pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
         except ApiException as exc:
-            raise BackendError("reading cluster %s in namespace %s failed: %s" % (cid, ns, api_error(exc)))
+            raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
         ha = [c for c in configmaps if is_ha_configmap(c, cid)]
         return {"deployment": deployment, "services": services, "configmaps": configmaps, "ha_configmaps": ha,
                 "pods": pods}

@@ -25,7 +25,8 @@ import time
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import ApiException, api_error, api_unreachable
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
+    ApiException, api_error, api_unreachable, read_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
     OperatorRollback, restore_body)
@@ -156,8 +157,7 @@ class K8sOperatorCluster(K8sNativeCluster):
                 GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
         except ApiException as exc:
             if exc.status != 404:
-                raise BackendError("reading FlinkDeployment %s/%s failed: %s" % (
-                    self.namespace, self.cluster_id, api_error(exc)))
+                raise read_error(exc, "FlinkDeployment %s/%s" % (self.namespace, self.cluster_id))
             resource = None
             self.require_crd()
         actual["flinkdeployment"] = self._read_resource = resource
