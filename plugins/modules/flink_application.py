@@ -116,7 +116,9 @@ options:
         C(job.savepointRedeployNonce); the operator cancels what the failed spec runs and starts the old spec's job
         from that state, under a new job id. When the operator recorded no state saved by this upgrade (it had not
         stopped the job yet, or a last-state upgrade kept it in high-availability metadata only), nothing is rolled
-        back and the module warns. The operator's own rollback is not used (it needs high availability).
+        back and the module warns. The operator's own rollback is not used (it needs high availability); where
+        O(flink_config) turns it on (C(kubernetes.operator.deployment.rollback.enabled)), the module leaves the
+        rollback to the operator and a C(ROLLED_BACK) status fails the wait with the operator's message.
     type: bool
     default: true
   job:

@@ -84,7 +84,9 @@ options:
         get ready, that FlinkDeployment is applied again with the Secret as it was; the operator redeploys the old
         spec, the module waits for it and fails with RV(rolled_back=true). The operator's own rollback
         (C(kubernetes.operator.deployment.rollback.enabled)) is not used; the operator refuses it without high
-        availability, and in 1.15 does not roll back a session cluster even with it.
+        availability, and in 1.15 does not roll back a session cluster even with it. Where O(flink_config) turns it
+        on, the module leaves the rollback to the operator and a C(ROLLED_BACK) status fails the wait with the
+        operator's message.
     type: bool
     default: true
   state:

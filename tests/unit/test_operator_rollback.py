@@ -107,3 +107,13 @@ def test_the_savepoint_info_of_older_statuses_counts_as_saved_state():
     failed["status"]["jobStatus"] = {"state": "FAILED", "savepointInfo": {"lastSavepoint": {"location": "file:/sp/1"}}}
     assert rb.saved_state(failed) == "file:/sp/1"
     assert rb.saved_state(copy.deepcopy(deployment(job=False))) is None
+
+
+@pytest.mark.parametrize("configuration, expected", [
+    ({}, False), (None, False),
+    ({"kubernetes.operator.deployment.rollback.enabled": "true"}, True),
+    ({"kubernetes.operator.deployment.rollback.enabled": " TRUE "}, True),
+    ({"kubernetes.operator.deployment.rollback.enabled": "false"}, False),
+])
+def test_the_operators_own_rollback_is_left_to_it_where_the_user_turns_it_on(configuration, expected):
+    assert rb.operator_rolls_back(configuration) is expected

@@ -29,7 +29,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common i
     ApiException, api_error, api_unreachable, read_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
-    OperatorRollback, restore_body)
+    OperatorRollback, operator_rolls_back, restore_body)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
@@ -343,7 +343,7 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     def keep_for_rollback(self):
         """Before a change: keep the FlinkDeployment as read, when the operator reports it stable."""
-        if self.params.get("rollback", True):
+        if self.params.get("rollback", True) and not operator_rolls_back(self.flink_configuration()):
             self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
 
     def settle(self):
