@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import FLINK_DEFAULT, REPO
 from tests.integration.kubernetes.conftest import OPERATOR_IMAGE, SHARED_LABEL, flink_image
+from tests.integration.kubernetes.test_k8s_rights import user_kubeconfig
 from tests.integration.kubernetes.test_native_session import app_objects, make_service_account
 from tests.lib.ansible import run_playbook
 
@@ -191,12 +192,29 @@ def test_operator_session_image_missing_fails_in_bounded_time(k8s, operator, nam
     ({"service_account": "nobody"}, "service_account", "does not exist"),
     ({"flink_config": {"kubernetes.cluster-id": "other"}}, "flink_config.kubernetes.cluster-id", "conflicts"),
     ({"service_account": "norights"}, "service_account", "may not get pods"),
-], ids=["service-account", "managed-key", "sa-without-rights"])
-def test_operator_session_bad_input_touches_nothing(k8s, operator, namespace, collections_path,
+    # The module's own user: one who may read the namespace's objects but not FlinkDeployments (the view ClusterRole
+    # does not cover the operator's CRDs), one who may read FlinkDeployments but not write them.
+    ({"kubeconfig": "viewer"}, "kubeconfig", "may not read FlinkDeployment"),
+    ({"kubeconfig": "fd-reader"}, "kubeconfig", "may not create flinkdeployments.flink.apache.org, patch "
+                                                "flinkdeployments.flink.apache.org, delete flinkdeployments"),
+], ids=["service-account", "managed-key", "sa-without-rights", "user-may-not-read", "user-may-not-write"])
+def test_operator_session_bad_input_touches_nothing(k8s, operator, namespace, collections_path, tmp_path,
                                                     overrides, option, text):
     make_service_account(k8s, namespace)
     make_service_account(k8s, namespace, "norights", with_role=False)
     name = "op-%s" % secrets.token_hex(3)
+    overrides = dict(overrides)
+    user = overrides.pop("kubeconfig", None)
+    if user:
+        k8s.kubectl("create", "serviceaccount", user, "-n", namespace)
+        k8s.kubectl("create", "rolebinding", user + "-view", "--clusterrole=view",
+                    "--serviceaccount=%s:%s" % (namespace, user), "-n", namespace)
+        if user == "fd-reader":
+            k8s.kubectl("create", "role", user, "--verb=get,list,watch", "--resource=flinkdeployments.flink.apache.org",
+                        "-n", namespace)
+            k8s.kubectl("create", "rolebinding", user, "--role=" + user, "--serviceaccount=%s:%s" % (namespace, user),
+                        "-n", namespace)
+        overrides["kubeconfig"] = user_kubeconfig(k8s, namespace, user, tmp_path)
     res = run(collections_path, session_args(k8s, namespace, name, **overrides), expect_ok=False)
     failed = res.results[-1]["result"]
     assert res.rc != 0 and failed.get("option") == option and text in failed["msg"], failed
