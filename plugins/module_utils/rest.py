@@ -26,6 +26,12 @@ class RestUnavailable(BackendError):
     example 503 while the JobManager elects its leader)."""
 
 
+def with_slots(taskmanagers):
+    """The TaskManagers of a /taskmanagers answer that have reported their slots: one is listed as registered a
+    moment before its slot report arrives (slotsNumber 0 meanwhile), and is not ready for a job until then."""
+    return [tm for tm in taskmanagers if (tm.get("slotsNumber") or 0) > 0]
+
+
 def _error_summary(text):
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     causes = [line[len("Caused by:"):].strip() for line in lines if line.startswith("Caused by:")]

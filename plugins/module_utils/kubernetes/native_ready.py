@@ -14,7 +14,7 @@ from __future__ import annotations
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     ApiException, api_error, api_unreachable)
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable, with_slots
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 # Reasons a container waits for that do not resolve by waiting.
@@ -85,8 +85,9 @@ class NativeReadiness(object):
                 state["summary"] += ", REST API not ready (%s)" % exc.message
                 return False, state
             self._seen = (overview, tms)
-            state["summary"] += ", %d TaskManager(s) registered, %d wanted" % (len(tms), minimum)
-            return len(tms) >= minimum, state
+            ready = len(with_slots(tms))
+            state["summary"] += ", %d TaskManager(s) registered with their slots, %d wanted" % (ready, minimum)
+            return ready >= minimum, state
 
         return wait_for(probe, timeout, sleep, "the JobManager's REST API%s" % (
             " and %d TaskManager(s)" % minimum if minimum else ""))

@@ -37,7 +37,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.memory import forma
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
     ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster)
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable, with_slots
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 CRD_NAME = "flinkdeployments.%s" % GROUP
@@ -459,8 +459,9 @@ class K8sOperatorCluster(K8sNativeCluster):
                 state["summary"] += ", REST API not answering (%s)" % exc.message
                 return False, state
             self._seen = (overview, tms)
-            state["summary"] += ", %d TaskManager(s) registered, %d wanted" % (len(tms), minimum)
-            return len(tms) >= minimum, state
+            ready = len(with_slots(tms))
+            state["summary"] += ", %d TaskManager(s) registered with their slots, %d wanted" % (ready, minimum)
+            return ready >= minimum, state
 
         self._operator = wait_for(probe, timeout, sleep, "FlinkDeployment %s to be STABLE%s" % (
             self.cluster_id, " with %d TaskManager(s)" % minimum if minimum else ""))["operator"]
