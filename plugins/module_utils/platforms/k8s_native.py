@@ -413,15 +413,20 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         self.before_restore(snapshot)
         restored = self.snapshots().restore(snapshot)
         deployment = snapshot["deployment"]
+        self.native.jm_replicas = (deployment.get("spec") or {}).get("replicas") or 1
+        self.expect_restored_view(deployment["metadata"].get("annotations"))
+        return restored
+
+    def expect_restored_view(self, annotations):
+        """After a rollback, the wait expects the TaskManagers of the restored spec, whose view is in the restored
+        object's ``annotations``, not the failed spec's."""
         try:
-            view = json.loads(((deployment["metadata"].get("annotations") or {}).get(ANNOTATION_SPEC)) or "{}")
+            view = json.loads((annotations or {}).get(ANNOTATION_SPEC) or "{}")
         except ValueError:
             view = {}
-        self.native.jm_replicas = (deployment.get("spec") or {}).get("replicas") or 1
         replicas = (view.get("taskmanager") or {}).get("replicas")
         if replicas is not None:
             self.native.tm_min = replicas
-        return restored
 
     def update_log_level(self):
         """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes

@@ -102,17 +102,12 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
                         hint="Fix the option behind it; the operator keeps running the last valid spec")
     lasting = "deployment" in errors and now - errors["deployment"] >= ERROR_GRACE
     # A failed state of an earlier generation (the spec a rollback replaces) is not this generation's.
-    if current and seen["lifecycle_state"] in failed_states or lasting:
+    if (current and seen["lifecycle_state"] in failed_states) or lasting:
         raise BackendError("the operator reports FlinkDeployment %s %s: %s" % (
             platform.cluster_id, "JobManager deployment ERROR for %ds" % ERROR_GRACE if lasting else
             seen["lifecycle_state"], error or "no message"), partial=state, hint=hint)
-    try:
-        pods = platform.core.list_namespaced_pod(platform.namespace,
-                                                 label_selector="app=%s" % platform.cluster_id).items
-    except ApiException as exc:
-        raise BackendError("listing the pods of %s failed: %s" % (platform.cluster_id, api_error(exc)))
     # The pods of the spec a rollback replaced: the operator deletes them.
-    pods = [p for p in pods if p.metadata.uid not in platform.failed_pods]
+    pods = [p for p in platform.cluster_pods() if p.metadata.uid not in platform.failed_pods]
     problem = platform.pod_problem(pods)
     if problem:
         raise BackendError(problem, partial=state, hint="Fix the cause; the FlinkDeployment was left in place")
@@ -336,6 +331,13 @@ class K8sOperatorCluster(K8sNativeCluster):
         self.sync_config_secret()
         self.applier(False).apply([body])
 
+    def cluster_pods(self):
+        """The pods of the cluster (JobManager and TaskManagers), as the API server lists them now."""
+        try:
+            return self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
+        except ApiException as exc:
+            raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
+
     # Rollback (kubernetes/operator_rollback.py) ------------------------------------------------------
     def rollbacks(self):
         return OperatorRollback(self.api_client, self.core, self.namespace,
@@ -361,20 +363,10 @@ class K8sOperatorCluster(K8sNativeCluster):
     def restore(self, kept, body):
         """Apply ``body`` (the kept FlinkDeployment, as roll_back made it) with the kept config Secret; the wait
         that follows ignores the failed spec's pods and expects the kept spec's TaskManagers."""
-        try:
-            pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
-        except ApiException as exc:
-            raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
-        self.failed_pods = frozenset(p.metadata.uid for p in pods)
+        self.failed_pods = frozenset(p.metadata.uid for p in self.cluster_pods())
         self.rollbacks().restore_secret(kept)
         self.applier(False).apply([body])
-        try:
-            view = json.loads(body["metadata"]["annotations"].get(ANNOTATION_SPEC) or "{}")
-        except ValueError:
-            view = {}
-        replicas = (view.get("taskmanager") or {}).get("replicas")
-        if replicas is not None:
-            self.native.tm_min = replicas
+        self.expect_restored_view(body["metadata"]["annotations"])
         return ["flinkdeployment %s" % self.cluster_id]
 
     def read_nonce(self):
