@@ -116,9 +116,16 @@ options:
         C(job.savepointRedeployNonce); the operator cancels what the failed spec runs and starts the old spec's job
         from that state, under a new job id. When the operator recorded no state saved by this upgrade (it had not
         stopped the job yet, or a last-state upgrade kept it in high-availability metadata only), nothing is rolled
-        back and the module warns. The operator's own rollback is not used (it needs high availability); where
-        O(flink_config) turns it on (C(kubernetes.operator.deployment.rollback.enabled)), the module leaves the
-        rollback to the operator and a C(ROLLED_BACK) status fails the wait with the operator's message.
+        back and the module warns.
+      - The operator's own rollback is off by default (the operator refuses it without high availability). Where
+        O(flink_config) turns it on (C(kubernetes.operator.deployment.rollback.enabled=true), with
+        O(high_availability) enabled, else refused before anything is touched), the module keeps nothing and waits,
+        within O(wait_timeout), for the operator to roll back (C(ROLLING_BACK), then C(ROLLED_BACK) once the failed
+        spec was not ready for its C(kubernetes.operator.deployment.readiness.timeout), 5 minutes unless set) and for
+        the old spec's job to run, then fails with RV(rolled_back=true) and RV(restored) naming the operator's
+        rollback. The FlinkDeployment keeps the failed spec (the operator runs its last stable one): the same spec
+        again is tried again (a new C(restartNonce)), the stable spec again is found deployed by the operator. When
+        the operator does not roll back within O(wait_timeout), the run fails with the first failure and a warning.
     type: bool
     default: true
   job:

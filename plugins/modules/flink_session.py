@@ -83,10 +83,10 @@ options:
         reports it STABLE (with the config Secret of O(flink_config_secrets)). When the redeployed cluster does not
         get ready, that FlinkDeployment is applied again with the Secret as it was; the operator redeploys the old
         spec, the module waits for it and fails with RV(rolled_back=true). The operator's own rollback
-        (C(kubernetes.operator.deployment.rollback.enabled)) is not used; the operator refuses it without high
-        availability, and in 1.15 does not roll back a session cluster even with it. Where O(flink_config) turns it
-        on, the module leaves the rollback to the operator and a C(ROLLED_BACK) status fails the wait with the
-        operator's message.
+        (C(kubernetes.operator.deployment.rollback.enabled)) is not used for a session cluster, even where
+        O(flink_config) turns it on (which the module refuses without O(high_availability)): the operator 1.15
+        does not roll back a session cluster (it finds no high-availability metadata it counts), so the module
+        does, as above.
     type: bool
     default: true
   state:

@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import operator_rollback as rb
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import operator_rolls_back
 
 pytestmark = pytest.mark.unit
 
@@ -116,4 +117,17 @@ def test_the_savepoint_info_of_older_statuses_counts_as_saved_state():
     ({"kubernetes.operator.deployment.rollback.enabled": "false"}, False),
 ])
 def test_the_operators_own_rollback_is_left_to_it_where_the_user_turns_it_on(configuration, expected):
-    assert rb.operator_rolls_back(configuration) is expected
+    assert operator_rolls_back(configuration) is expected
+
+
+def test_an_unchanged_run_does_not_import_the_rollback_modules():
+    """The modules a rollback needs are imported when a change needs them: an unchanged run compiles less."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from ansible_collections.flinkops.flink.plugins.module_utils.platforms import k8s_operator_application\n"
+            "print(sorted(m.rsplit('.', 1)[-1] for m in sys.modules if m.endswith(("
+            "'operator_rollback', 'native_snapshot', 'flink_validation', 'docker.api'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(__import__("os").environ, PYTHONPATH=":".join(sys.path)))
+    assert out.stdout.strip() == "[]", out

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion, parse_config_file, render
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import lite
@@ -98,6 +97,8 @@ class NativeClient(object):
             return []  # a distribution without them cannot run Flink's start scripts either; the client says so
         java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
         identity = "flink-home:%s:%s" % (os.path.realpath(dists[0]), os.path.getmtime(dists[0]))
+        # Imported here: it brings the docker modules, which an unchanged run never needs.
+        from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink_validation  # pylint: disable=import-outside-toplevel
         checked = []
         workdir = tempfile.mkdtemp(prefix="flinkops-memcheck-")
         try:

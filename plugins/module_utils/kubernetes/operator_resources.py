@@ -17,7 +17,17 @@ VERSION = "v1beta1"
 API_VERSION = "%s/%s" % (GROUP, VERSION)
 PLURALS = {"FlinkDeployment": "flinkdeployments", "FlinkSessionJob": "flinksessionjobs"}
 
-__all__ = ["API_VERSION", "GROUP", "PLURALS", "VERSION", "list_resources", "operator_error", "summary"]
+# The operator's own rollback (it needs high availability): where flink_config turns it on for an application, the
+# module waits for it and reports it instead of rolling back itself.
+OPERATOR_ROLLBACK_KEY = "kubernetes.operator.deployment.rollback.enabled"
+
+__all__ = ["API_VERSION", "GROUP", "OPERATOR_ROLLBACK_KEY", "PLURALS", "VERSION", "list_resources", "operator_error",
+           "operator_rolls_back", "summary"]
+
+
+def operator_rolls_back(flink_configuration):
+    """Whether a FlinkDeployment's flinkConfiguration turns the operator's own rollback on."""
+    return str((flink_configuration or {}).get(OPERATOR_ROLLBACK_KEY, "false")).strip().lower() == "true"
 
 
 def operator_error(status):

@@ -38,16 +38,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_s
 
 # This collection's annotations of a FlinkDeployment (the spec's hash and view, the managed-by mark).
 OWN_ANNOTATION_PREFIX = "flinkops.org/"
-# The operator's own rollback: where the user turns it on (it needs high availability), the module leaves it the
-# rollback instead of applying the old spec a second time.
-OPERATOR_ROLLBACK_KEY = "kubernetes.operator.deployment.rollback.enabled"
 # Returned by keep() for a Secret the module may not read: the rollback leaves it as the failed run wrote it.
 UNREADABLE = "unreadable"
-
-
-def operator_rolls_back(flink_configuration):
-    """Whether the FlinkDeployment's flinkConfiguration turns the operator's own rollback on."""
-    return str((flink_configuration or {}).get(OPERATOR_ROLLBACK_KEY, "false")).strip().lower() == "true"
 
 
 def stable(resource, application):

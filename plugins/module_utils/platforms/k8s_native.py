@@ -25,7 +25,6 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common i
     ApiException, api_error, k8s_api_client, read_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
@@ -383,6 +382,8 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
 
     # Rollback -----------------------------------------------------------------------------------
     def snapshots(self):
+        # Imported here: only a change that deletes the cluster needs it.
+        from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot  # pylint: disable=import-outside-toplevel
         return NativeSnapshot(self.api_client, self.core, self.apps, self.namespace, self.cluster_id,
                               config_secret.secret_name(self.cluster_id))
 

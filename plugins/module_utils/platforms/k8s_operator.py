@@ -23,16 +23,14 @@ import json
 import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
-from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value
+from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value, flatten
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     ApiException, api_error, api_unreachable, read_error)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
-    OperatorRollback, operator_rolls_back, restore_body)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
-    API_VERSION, GROUP, PLURALS, VERSION, operator_error, summary)
+    API_VERSION, GROUP, OPERATOR_ROLLBACK_KEY, PLURALS, VERSION, operator_error, operator_rolls_back, summary)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
@@ -117,6 +115,20 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
                 state["summary"] += ", pod %s not scheduled: %s" % (pod.metadata.name, condition.message)
 
 
+def rollback_utils():
+    """kubernetes/operator_rollback.py, imported when a change needs it (an unchanged run never does)."""
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import operator_rollback  # pylint: disable=import-outside-toplevel
+    return operator_rollback
+
+
+def ready_states(platform):
+    """The lifecycle states a wait accepts as ready, and those that fail it: after the operator's own rollback,
+    ROLLED_BACK is the old spec running again."""
+    if platform.rolled_back_by_operator:
+        return ("STABLE", "ROLLED_BACK"), ("FAILED",)
+    return ("STABLE",), ("FAILED", "ROLLED_BACK")
+
+
 def reconciled(resource):
     """Whether the operator has reconciled the resource's current generation."""
     meta = resource.get("metadata") or {}
@@ -139,9 +151,17 @@ class K8sOperatorCluster(K8sNativeCluster):
         if module.params.get("state") != "absent" and spec.version is None:
             raise SpecError("the FlinkDeployment needs the Flink version", option="flink_version",
                             hint="Set flink_version, or use an image tag that starts with it (flink:2.2.1-java17)")
+        if module.params.get("state") != "absent" and not self.native.ha and \
+                operator_rolls_back(flatten(spec.flink_config)):
+            # the operator's validation refuses it (after the apply): said here, before anything is touched
+            raise SpecError("%s needs high availability" % OPERATOR_ROLLBACK_KEY, option="flink_config",
+                            hint="Set high_availability.enabled=true with a storage_dir, or remove the key: the "
+                                 "module rolls back itself (option rollback)")
         self.custom = self.api_client.custom
         self._read_resource = None  # the FlinkDeployment as read() saw it
         self._kept = None  # the last stable FlinkDeployment before a change (operator_rollback.keep)
+        self._operator_rolls_back = False  # the operator's own rollback follows a failed change (applications)
+        self.rolled_back_by_operator = False  # the wait after it takes ROLLED_BACK for ready
         self.failed_pods = frozenset()  # uids of the pods of the spec a rollback replaced
 
     # Actual state -------------------------------------------------------------------------------
@@ -338,19 +358,27 @@ class K8sOperatorCluster(K8sNativeCluster):
         except ApiException as exc:
             raise BackendError("listing the pods of %s failed: %s" % (self.cluster_id, api_error(exc)))
 
-    # Rollback (kubernetes/operator_rollback.py) ------------------------------------------------------
+    # Rollback (kubernetes/operator_rollback.py, imported when a change needs it) -------------------------
     def rollbacks(self):
-        return OperatorRollback(self.api_client, self.core, self.namespace,
-                                config_secret.secret_name(self.cluster_id))
+        return rollback_utils().OperatorRollback(self.api_client, self.core, self.namespace,
+                                                 config_secret.secret_name(self.cluster_id))
 
     def keep_for_rollback(self):
-        """Before a change: keep the FlinkDeployment as read, when the operator reports it stable."""
-        if self.params.get("rollback", True) and not operator_rolls_back(self.flink_configuration()):
-            self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
+        """Before a change: keep the FlinkDeployment as read, when the operator reports it stable. Where
+        flink_config turns the operator's own rollback on for an application, nothing is kept: the module waits
+        for the operator's rollback instead (K8sOperatorApplication.await_operator_rollback). The operator 1.15
+        does not roll back a session cluster (operator_rollback.py): the module does, whatever flink_config says."""
+        if not self.params.get("rollback", True):
+            return
+        utils = rollback_utils()
+        if self.kind == "application" and operator_rolls_back(self.flink_configuration()):
+            self._operator_rolls_back = utils.stable(self._read_resource, True)
+            return
+        self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
 
     def settle(self):
         super(K8sOperatorCluster, self).settle()
-        self._kept = None
+        self._kept, self._operator_rolls_back = None, False
 
     def roll_back(self):
         """The change did not get ready: apply the last stable FlinkDeployment again (the operator redeploys the
@@ -358,7 +386,7 @@ class K8sOperatorCluster(K8sNativeCluster):
         kept, self._kept = self._kept, None
         if kept is None:
             return []
-        return self.restore(kept, restore_body(kept["body"], None, None))
+        return self.restore(kept, rollback_utils().restore_body(kept["body"], None, None))
 
     def restore(self, kept, body):
         """Apply ``body`` (the kept FlinkDeployment, as roll_back made it) with the kept config Secret; the wait
@@ -434,14 +462,15 @@ class K8sOperatorCluster(K8sNativeCluster):
             seen = summary(resource)
             state = {"summary": "lifecycle %s, JobManager deployment %s" % (
                 seen["lifecycle_state"], seen["jobmanager_deployment_status"]), "operator": seen}
-            wait_failure(self, resource, seen, state, errors, ("FAILED", "ROLLED_BACK"))
+            ready, failed = ready_states(self)
+            wait_failure(self, resource, seen, state, errors, failed)
             if not reconciled(resource):
                 state["summary"] += ", generation %s not reconciled yet" % seen["generation"]
                 return False, state
             error = seen["error"]
             if error and seen["jobmanager_deployment_status"] != "READY":
                 state["summary"] += ", operator error: %s" % error
-            if seen["jobmanager_deployment_status"] != "READY" or seen["lifecycle_state"] != "STABLE":
+            if seen["jobmanager_deployment_status"] != "READY" or seen["lifecycle_state"] not in ready:
                 return False, state
             try:
                 rest = self.rest()

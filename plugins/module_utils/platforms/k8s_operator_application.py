@@ -17,16 +17,15 @@ or a lasting JobManager deployment ERROR fail them with the operator's message.
 from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.application_job import JAR_SCHEMES, RETENTION_KEY, ApplicationJob
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
 from ansible_collections.flinkops.flink.plugins.module_utils.job import ACTIVE
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_rollback import (
-    restorable_state, restore_body)
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
+    OPERATOR_ROLLBACK_KEY, summary)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
-    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, reconciled,
+    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, ready_states, reconciled, rollback_utils,
     wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -78,6 +77,7 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
 
     def __init__(self, module, spec):
         super(K8sOperatorApplication, self).__init__(module, spec)
+        self._retry = False  # the plan tries a spec the operator rolled back again
         if module.params.get("state") != "absent":
             self.job = OperatorApplicationJob(module.params, spec)
 
@@ -157,6 +157,12 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         if annotations.get(ANNOTATION_HASH) != self.spec_hash():
             return [Action("upgrade", target, "changed: %s (upgrade_mode %s, run by the operator)" % (
                 ", ".join(fields) or "spec", self.job.upgrade_mode), "jobmanager")]
+        if summary(resource)["lifecycle_state"] == "ROLLED_BACK":
+            # The operator's own rollback put its last stable spec back and keeps this one unapplied: the same
+            # spec is tried again (a new restartNonce), as a re-run after the module's own rollback would.
+            self._retry = True
+            return [Action("upgrade", target, "the operator rolled this spec back to its last stable one: tried "
+                                              "again (restartNonce)", "jobmanager")]
         return []
 
     # Apply --------------------------------------------------------------------------------------
@@ -172,7 +178,8 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
             elif action.kind in ("create", "upgrade", "resume"):
                 if action.kind == "upgrade":
                     self.keep_for_rollback()
-                self.apply_resource(self.resource(self.read_nonce()))
+                nonce = self.read_nonce()
+                self.apply_resource(self.resource((nonce or 0) + 1 if self._retry else nonce))
             elif action.kind == "savepoint":
                 self.apply_resource(self.resource(self.read_nonce(), "suspended"))
 
@@ -189,7 +196,8 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
             seen = summary(resource)
             state = {"summary": "lifecycle %s, JobManager deployment %s, job %s" % (
                 seen["lifecycle_state"], seen["jobmanager_deployment_status"], seen["job_state"]), "operator": seen}
-            wait_failure(self, resource, seen, state, errors, ("FAILED", "ROLLED_BACK"))
+            ready, failed = ready_states(self)
+            wait_failure(self, resource, seen, state, errors, failed)
             if not reconciled(resource):
                 state["summary"] += ", generation %s not reconciled yet" % seen["generation"]
                 return False, state
@@ -199,7 +207,7 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
                 # The job stopped with its savepoint. In native mode the operator keeps the JobManager (its job
                 # FINISHED, no TaskManagers) until the resume redeploys; it is not waited away.
                 return seen["lifecycle_state"] == "SUSPENDED" and seen["job_state"] not in ACTIVE, state
-            if seen["lifecycle_state"] != "STABLE" or seen["job_state"] != "RUNNING":
+            if seen["lifecycle_state"] not in ready or seen["job_state"] != "RUNNING":
                 return False, state
             return True, state
 
@@ -213,18 +221,51 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         """The upgrade's new spec did not get its job running: apply the last stable FlinkDeployment again, its job
         redeployed by the operator from the state the operator saved in this upgrade (kubernetes/operator_rollback.py).
         Nothing when nothing stable was kept or this upgrade saved no state the module can name."""
+        if self._operator_rolls_back:
+            self._operator_rolls_back = False
+            return self.await_operator_rollback()
         kept, self._kept = self._kept, None
         if kept is None:
             return []
+        utils = rollback_utils()
         failed = self.status()
-        possible, savepoint = restorable_state(kept["body"], kept["resource"], failed)
+        possible, savepoint = utils.restorable_state(kept["body"], kept["resource"], failed)
         if not possible:
             self.module.warn("not rolled back: the operator recorded no state saved by this upgrade (it had not "
                              "stopped the job yet, or keeps its state in high-availability metadata only); the "
                              "FlinkDeployment is left as the failed run made it")
             return []
         self.restore_from, self.job_id = savepoint, None
-        return self.restore(kept, restore_body(kept["body"], failed, savepoint))
+        return self.restore(kept, utils.restore_body(kept["body"], failed, savepoint))
+
+    def await_operator_rollback(self):
+        """flink_config turned the operator's own rollback on: once the failed spec has not been ready for the
+        operator's kubernetes.operator.deployment.readiness.timeout, the operator redeploys its last stable spec
+        (lifecycle ROLLING_BACK, then ROLLED_BACK), its job from the state it saved in this upgrade. Wait for that
+        within wait_timeout; nothing (and a warning) when it does not come."""
+        self.failed_pods = frozenset(p.metadata.uid for p in self.cluster_pods())
+        timeout = self.params.get("wait_timeout") or 300
+
+        def probe():
+            resource, waiting = self.wait_status()
+            if waiting:
+                return waiting
+            seen = summary(resource)
+            return seen["lifecycle_state"] == "ROLLED_BACK", {"summary": "lifecycle %s, JobManager deployment %s" % (
+                seen["lifecycle_state"], seen["jobmanager_deployment_status"]), "resource": resource}
+        try:
+            resource = wait_for(probe, timeout, self.params.get("wait_sleep") or 0.5,
+                                "the operator's rollback of FlinkDeployment %s" % self.cluster_id)["resource"]
+        except WaitTimeout as exc:
+            self.module.warn("not rolled back: the operator's own rollback (flink_config %s) did not come within "
+                             "wait_timeout (%s); it starts once the failed spec has not been ready for its "
+                             "kubernetes.operator.deployment.readiness.timeout, and needs the job's "
+                             "high-availability metadata or a JobManager that never started" % (
+                                 OPERATOR_ROLLBACK_KEY, exc.message))
+            return []
+        self.rolled_back_by_operator = True
+        self.restore_from, self.job_id = rollback_utils().saved_state(resource), None
+        return ["flinkdeployment %s (the operator's rollback)" % self.cluster_id]
 
     def take_savepoint(self, job_id, timeout, sleep):
         """A FlinkStateSnapshot of the FlinkDeployment, completed by the operator: its path."""

@@ -190,6 +190,68 @@ def test_operator_application_upgrades_and_suspend_lose_no_state(k8s, operator, 
     assert not any(left.values()), left
 
 
+def test_operator_application_the_operators_own_rollback_is_reported(k8s, operator, namespace, collections_path,
+                                                                     host_dirs):
+    """Where flink_config turns the operator's own rollback on (with high availability, which it needs), a failed
+    upgrade is rolled back by the operator, not by the module: the module waits for the operator's ROLLED_BACK and
+    the job RUNNING again, and fails with rolled_back=true. The FlinkDeployment keeps the failed spec (the operator
+    runs its last stable one): check mode of it again predicts a retry; the stable spec again is found deployed by
+    the operator, its job untouched. The counts go on through all of it."""
+    version = FLINK_DEFAULT
+    make_service_account(k8s, namespace)
+    name = "opr-%s" % secrets.token_hex(3)
+    v1, _ = jar_versions(host_dirs, version)
+    os.chmod(v1, 0o644)
+    args = app_args(k8s, namespace, name, host_dirs, v1, version)
+    args["high_availability"] = {"enabled": True, "storage_dir": "file:///savepoints/ha"}
+    args["flink_config"].update({"kubernetes.operator.deployment.rollback.enabled": True,
+                                 "kubernetes.operator.deployment.readiness.timeout": "20s"})
+    deployed = run(collections_path, args)
+    assert deployed["job_state"] == "RUNNING" and deployed["operator"]["lifecycle_state"] == "STABLE", deployed
+    wait_for_more_output(host_dirs["out"], 40, timeout=180)
+
+    # The upgrade's JobManager cannot start (a Java agent that does not exist): the operator stops the job with a
+    # savepoint, its new JobManager crash-loops, and after the readiness timeout (20 s) the operator redeploys its
+    # last stable spec from that savepoint.
+    broken = json.loads(json.dumps(args))
+    broken["jobmanager"]["java_opts"] = "-javaagent:/opt/flinkops-no-such-agent.jar"
+    t0 = time.monotonic()
+    failed = run(collections_path, broken, expect_ok=False)
+    print("failed upgrade rolled back by the operator in %.0fs" % (time.monotonic() - t0))
+    assert failed.get("rolled_back") is True, failed
+    assert failed["restored"] == ["flinkdeployment %s (the operator's rollback)" % name], failed
+    assert "CrashLoopBackOff" in failed["failure"] and "rolled back to the last stable spec" in failed["msg"], failed
+    assert failed["job_state"] == "RUNNING" and failed["job_id"], failed
+    resource = flink_deployment(k8s, namespace, name)
+    assert resource["status"]["lifecycleState"] == "ROLLED_BACK", resource["status"]
+    assert "flinkops-no-such-agent" in json.dumps(resource["spec"])  # the failed spec stays, unapplied
+    assert "no-such-agent" not in json.dumps(k8s.json("get", "deployment", name, "-n", namespace)["spec"])
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+
+    # The failed spec again would be tried again (a new restartNonce); check mode says so and touches nothing.
+    predicted = run(collections_path, broken, check=True)
+    assert [a["action"] for a in predicted["actions"]] == ["upgrade"], predicted
+    assert "rolled this spec back" in predicted["actions"][0]["reason"], predicted["actions"]
+    assert flink_deployment(k8s, namespace, name)["metadata"]["generation"] == resource["metadata"]["generation"]
+
+    # The stable spec again: the operator finds it deployed (no redeploy, the same job), STABLE; then unchanged.
+    back = run(collections_path, args)
+    assert back["changed"] and back["job_id"] == failed["job_id"], back
+    assert back["operator"]["lifecycle_state"] == "STABLE", back["operator"]
+    assert run(collections_path, args)["changed"] is False
+    seen = len(output(host_dirs["out"]))
+    wait_for_more_output(host_dirs["out"], seen + 40, timeout=180)
+    finals = assert_counts_continuous(output(host_dirs["out"]))
+    assert len(finals) == 4, finals
+
+    removed = run(collections_path, {"name": name, "platform": "kubernetes", "mode": "operator",
+                                     "namespace": namespace, "kubeconfig": k8s.kubeconfig, "state": "absent"})
+    assert removed["changed"] and flink_deployment(k8s, namespace, name) is None
+    left = app_objects(k8s, namespace, name)
+    assert not any(left.values()), left
+
+
 @pytest.mark.parametrize("job, option, text", [
     ({"jar": "/tmp/controller.jar"}, "job.jar", "mode native"),
     ({"savepoint_dir": None}, "job.savepoint_dir", "savepoint directory"),

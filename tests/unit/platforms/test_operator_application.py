@@ -126,3 +126,38 @@ def test_foreign_or_session_flinkdeployments_are_refused():
     with pytest.raises(SpecError) as err:
         app.plan(session, "present")
     assert "session cluster" in str(err.value)
+
+
+def test_a_spec_the_operators_own_rollback_put_aside_is_tried_again():
+    """The operator's rollback (flink_config turns it on) runs its last stable spec and leaves the failed one in the
+    FlinkDeployment, lifecycle ROLLED_BACK: the same spec again is an upgrade with a new restartNonce, the stable
+    spec an ordinary upgrade (the operator finds it already deployed)."""
+    app = platform()
+    rolled_back = deployed(app, lifecycleState="ROLLED_BACK")
+    retry = app.plan(rolled_back, "present")
+    assert kinds(retry) == ["upgrade"] and "rolled this spec back" in retry[0].reason
+    assert app._retry is True  # pylint: disable=protected-access
+    stable = platform(job={"jar": "local:///opt/flink/usrlib/counter-v0.jar"})
+    back = stable.plan(rolled_back, "present")
+    assert kinds(back) == ["upgrade"] and "job.jar" in back[0].reason
+    assert stable._retry is False  # pylint: disable=protected-access
+    assert platform().plan(deployed(app), "present") == []
+
+
+def test_rolled_back_is_ready_only_after_the_operators_own_rollback():
+    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import ready_states
+    app = platform()
+    assert ready_states(app) == (("STABLE",), ("FAILED", "ROLLED_BACK"))
+    app.rolled_back_by_operator = True
+    assert ready_states(app) == (("STABLE", "ROLLED_BACK"), ("FAILED",))
+
+
+@pytest.mark.parametrize("flink_config", [
+    {"kubernetes.operator.deployment.rollback.enabled": True},
+    {"kubernetes": {"operator": {"deployment": {"rollback": {"enabled": "true"}}}}},
+])
+def test_the_operators_own_rollback_without_high_availability_is_refused_first(flink_config):
+    with pytest.raises(SpecError) as err:
+        platform(flink_config=dict(flink_config, **{"execution.checkpointing.dir": "file:///savepoints/c"}))
+    assert err.value.option == "flink_config" and "needs high availability" in str(err.value)
+    assert "high_availability.enabled" in err.value.hint
