@@ -46,6 +46,11 @@ install_collection() {
   "$FLINKOPS_VENV/bin/ansible-galaxy" collection build "$REPO_ROOT" --output-path "$work" --force >/dev/null
   "$FLINKOPS_VENV/bin/ansible-galaxy" collection install --force -p "$FLINKOPS_COLLECTIONS" "$work"/flinkops-flink-*.tar.gz >/dev/null
   rm -rf "$work"
+  # Bytecode of the modules and module_utils, as pip writes it for an installed package: the in-process runs read it
+  # (plugins/plugin_utils/source_cache.py). Python would write it on the first run itself, but this machine sets
+  # PYTHONDONTWRITEBYTECODE.
+  "$FLINKOPS_VENV/bin/python" -m compileall -q "$FLINKOPS_COLLECTIONS/ansible_collections/flinkops/flink/plugins/modules" \
+    "$FLINKOPS_COLLECTIONS/ansible_collections/flinkops/flink/plugins/module_utils" >/dev/null
   export ANSIBLE_COLLECTIONS_PATH="$FLINKOPS_COLLECTIONS"
   log "collection flinkops.flink installed in $FLINKOPS_COLLECTIONS"
 }

@@ -45,6 +45,8 @@ class ClusterPlatform(abc.ABC):
     default_taskmanagers = 1
     #: more than one JobManager (standby, with high availability) is possible
     standby_jobmanagers = False
+    #: set by the flows when nothing was applied since read(): a wait's first probe may use what read() saw
+    read_holds = False
 
     def __init__(self, module, spec):
         self.module = module

@@ -38,6 +38,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
+from ansible_collections.flinkops.flink.plugins.plugin_utils import source_cache
+
 try:  # ansible-core up to 2.20: module results are dicts, cleaned by this function
     from ansible.vars.clean import remove_internal_keys
 except ImportError:  # ansible-core 2.21+: results are objects that clean themselves (see result_dict)
@@ -274,6 +276,7 @@ class InProcessModuleAction(ActionBase):
         saved_environ = dict(os.environ)
         os.environ.update(dict((str(k), str(v)) for k, v in environment.items()))
         try:
+            source_cache.install()  # this collection's files with Python's bytecode cache (see source_cache.py)
             module = importlib.import_module("ansible_collections.flinkops.flink.plugins.modules.%s" % self.MODULE)
             result = run_module_main(module.main, name, raw_params, bool(self._task.check_mode),
                                      bool(self._task.diff))

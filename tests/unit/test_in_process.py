@@ -150,3 +150,31 @@ def test_an_ansible_core_without_the_internals_it_uses_is_named_not_crashed(monk
             return {"changed": False, "round_trip": for_round_trip, "cleaned": self.cleaned}
 
     assert in_process.result_dict(Result()) == {"changed": False, "round_trip": True, "cleaned": True}
+
+
+def test_the_collections_own_files_load_with_pythons_bytecode_cache(tmp_path):
+    """plugin_utils/source_cache.py: a module_utils file under a parent package's directory is loaded by Python's
+    source loader (its bytecode cached in __pycache__ where writing is allowed), other names are left alone."""
+    from ansible_collections.flinkops.flink.plugins.plugin_utils.source_cache import CollectionSourceFinder
+    utils = tmp_path / "module_utils"
+    (utils / "sub").mkdir(parents=True)
+    (utils / "__init__.py").write_text("")
+    (utils / "sub" / "__init__.py").write_text("")
+    (utils / "sub" / "leaf.py").write_text("VALUE = 42\n")
+    finder = CollectionSourceFinder()
+    prefix = "ansible_collections.flinkops.flink.plugins.module_utils"
+    package = finder.find_spec(prefix + ".sub", [str(utils)])
+    assert package.submodule_search_locations == [str(utils / "sub")] and package.origin.endswith("__init__.py")
+    leaf = finder.find_spec(prefix + ".sub.leaf", [str(utils / "sub")])
+    assert leaf.origin == str(utils / "sub" / "leaf.py") and leaf.cached.endswith(".pyc")
+    assert finder.find_spec(prefix + ".sub.missing", [str(utils / "sub")]) is None
+    assert finder.find_spec("ansible_collections.other.coll.plugins.module_utils.sub", [str(utils)]) is None
+    assert finder.find_spec(prefix + ".sub", None) is None
+    module = __import__("importlib.util").util.module_from_spec(leaf)
+    saved = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        leaf.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = saved
+    assert module.VALUE == 42 and os.path.isfile(leaf.cached)

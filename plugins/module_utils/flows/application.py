@@ -112,8 +112,10 @@ def run_managed(module, app, actual, result):
         module.exit_json(**result)
     if params.get("wait") or params.get("trigger_savepoint"):
         try:
+            app.read_holds = not actions
             app.wait_ready(params["wait_timeout"], params["wait_sleep"])
         except FlinkOpsError as exc:
+            app.read_holds = False
             upgrade = any(a.kind == "upgrade" for a in actions)
             restored = app.roll_back() if upgrade and params.get("rollback", True) else []
             if not restored:
@@ -141,7 +143,11 @@ def start(app, actions, record, result):
         app.delete_record()
     result["savepoint"] = app.restore_from
     if params.get("wait"):
-        app.wait_ready(timeout, sleep)
+        app.read_holds = not actions
+        try:
+            app.wait_ready(timeout, sleep)
+        finally:
+            app.read_holds = False
     described = app.describe()
     result.update(described)
     jobs = described.get("jobs") or []

@@ -50,8 +50,10 @@ def apply_or_roll_back(module, cluster, actions, result):
     try:
         cluster.apply(actions)
         if present and params.get("wait"):
+            cluster.read_holds = not actions
             cluster.wait_ready(params["wait_timeout"], params["wait_sleep"])
     except FlinkOpsError as exc:
+        cluster.read_holds = False
         restored = cluster.roll_back() if present and params.get("rollback", True) else []
         if not restored:
             raise

@@ -53,7 +53,10 @@ class NativeReadiness(object):
 
         def probe():
             try:
-                pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
+                pods = self.seen_in_read("pods")
+                if pods is None:
+                    pods = self.core.list_namespaced_pod(self.namespace,
+                                                         label_selector="app=%s" % self.cluster_id).items
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 unreachable = api_unreachable(exc)
                 if unreachable:  # an API server that restarts: the wait goes on until wait_timeout

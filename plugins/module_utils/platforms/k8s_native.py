@@ -100,8 +100,16 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         except ApiException as exc:
             raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
         ha = [c for c in configmaps if is_ha_configmap(c, cid)]
+        self._unused_read = {"pods": pods}
         return {"deployment": deployment, "services": services, "configmaps": configmaps, "ha_configmaps": ha,
                 "pods": pods}
+
+    def seen_in_read(self, key):
+        """What read() saw of ``key`` (pods; the operator's FlinkDeployment), once, when nothing was applied since
+        (``read_holds``): the first probe of an unchanged run's wait does not ask again. None otherwise."""
+        if not self.read_holds:
+            return None
+        return (getattr(self, "_unused_read", None) or {}).pop(key, None)
 
     def _get(self, reader, name):
         try:

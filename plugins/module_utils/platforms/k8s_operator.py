@@ -175,7 +175,7 @@ class K8sOperatorCluster(K8sNativeCluster):
                 raise read_error(exc, "FlinkDeployment %s/%s" % (self.namespace, self.cluster_id))
             resource = None
             self.require_crd()
-        actual["flinkdeployment"] = self._read_resource = resource
+        actual["flinkdeployment"] = self._read_resource = self._unused_read["flinkdeployment"] = resource
         return actual
 
     def require_crd(self):
@@ -352,7 +352,11 @@ class K8sOperatorCluster(K8sNativeCluster):
         self.applier(False).apply([body])
 
     def cluster_pods(self):
-        """The pods of the cluster (JobManager and TaskManagers), as the API server lists them now."""
+        """The pods of the cluster (JobManager and TaskManagers), as the API server lists them now (as read() saw
+        them for the first probe of an unchanged run)."""
+        pods = self.seen_in_read("pods")
+        if pods is not None:
+            return pods
         try:
             return self.core.list_namespaced_pod(self.namespace, label_selector="app=%s" % self.cluster_id).items
         except ApiException as exc:
@@ -437,6 +441,9 @@ class K8sOperatorCluster(K8sNativeCluster):
     def wait_status(self):
         """status() for a wait's probe: (resource, None), or (None, the probe's not-ready answer) while the API
         server cannot be reached (it restarts): the wait goes on until wait_timeout."""
+        resource = self.seen_in_read("flinkdeployment")
+        if resource is not None:
+            return resource, None
         try:
             return self.status(), None
         except BackendError as exc:  # status() turned an ApiException into it

@@ -161,3 +161,14 @@ def test_the_operators_own_rollback_without_high_availability_is_refused_first(f
         platform(flink_config=dict(flink_config, **{"execution.checkpointing.dir": "file:///savepoints/c"}))
     assert err.value.option == "flink_config" and "needs high availability" in str(err.value)
     assert "high_availability.enabled" in err.value.hint
+
+
+def test_the_first_probe_of_an_unchanged_run_uses_what_read_saw():
+    app = platform()
+    app._unused_read = {"pods": ["jm"], "flinkdeployment": {"status": {}}}  # pylint: disable=protected-access
+    assert app.seen_in_read("pods") is None  # something was applied since (read_holds false): asked again
+    app.read_holds = True
+    assert app.cluster_pods() == ["jm"]
+    assert app.seen_in_read("pods") is None  # once
+    assert app.wait_status() == ({"status": {}}, None)
+    assert app.seen_in_read("flinkdeployment") is None
