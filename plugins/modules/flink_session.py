@@ -84,7 +84,7 @@ options:
         get ready, that FlinkDeployment is applied again with the Secret as it was; the operator redeploys the old
         spec, the module waits for it and fails with RV(rolled_back=true). The operator's own rollback
         (C(kubernetes.operator.deployment.rollback.enabled)) is not used for a session cluster, even where
-        O(flink_config) turns it on (which the module refuses without O(high_availability)): the operator 1.15
+        O(flink_config) turns it on (which the module refuses without O(high_availability)), because the operator 1.15
         does not roll back a session cluster (it finds no high-availability metadata it counts), so the module
         does, as above.
     type: bool
