@@ -85,6 +85,12 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
     error = operator_error(status)
     now = time.monotonic()
     current = reconciled(resource)
+    lifecycle = seen["lifecycle_state"]
+    # ROLLED_BACK is this run's only when the operator reconciled a spec since the run's first read (a new
+    # reconciliationTimestamp): a rollback of an earlier run stays ROLLED_BACK until the operator takes up the
+    # spec this run applied, and may show the new generation as observed before that.
+    if lifecycle == "ROLLED_BACK" and reconciled_at(resource) == platform.reconciled_before:
+        current = False
     # ERROR can pass (a pod started before its ConfigMap existed: the kubelet mounts it on a retry), and so can a
     # validation error of an earlier spec until the operator has read the new one.
     for key, present in (("deployment", seen["jobmanager_deployment_status"] == "ERROR"),
@@ -100,10 +106,10 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
                         hint="Fix the option behind it; the operator keeps running the last valid spec")
     lasting = "deployment" in errors and now - errors["deployment"] >= ERROR_GRACE
     # A failed state of an earlier generation (the spec a rollback replaces) is not this generation's.
-    if (current and seen["lifecycle_state"] in failed_states) or lasting:
+    if (current and lifecycle in failed_states) or lasting:
         raise BackendError("the operator reports FlinkDeployment %s %s: %s" % (
             platform.cluster_id, "JobManager deployment ERROR for %ds" % ERROR_GRACE if lasting else
-            seen["lifecycle_state"], error or "no message"), partial=state, hint=hint)
+            lifecycle, error or "no message"), partial=state, hint=hint)
     # The pods of the spec a rollback replaced: the operator deletes them.
     pods = [p for p in platform.cluster_pods() if p.metadata.uid not in platform.failed_pods]
     problem = platform.pod_problem(pods)
@@ -113,6 +119,12 @@ def wait_failure(platform, resource, seen, state, errors, failed_states):
         for condition in pod.status.conditions or []:
             if condition.type == "PodScheduled" and condition.status == "False" and condition.message:
                 state["summary"] += ", pod %s not scheduled: %s" % (pod.metadata.name, condition.message)
+
+
+def reconciled_at(resource):
+    """When the operator last reconciled a spec of the resource (its reconciliationTimestamp, epoch ms), or None."""
+    status = (resource or {}).get("status") or {}
+    return (status.get("reconciliationStatus") or {}).get("reconciliationTimestamp")
 
 
 def rollback_utils():
@@ -159,6 +171,8 @@ class K8sOperatorCluster(K8sNativeCluster):
                                  "module rolls back itself (option rollback)")
         self.custom = self.api_client.custom
         self._read_resource = None  # the FlinkDeployment as read() saw it
+        self.reconciled_before = None  # its reconciliationTimestamp at the run's first read (before any change)
+        self._first_read = True
         self._kept = None  # the last stable FlinkDeployment before a change (operator_rollback.keep)
         self._operator_rolls_back = False  # the operator's own rollback follows a failed change (applications)
         self.rolled_back_by_operator = False  # the wait after it takes ROLLED_BACK for ready
@@ -176,6 +190,8 @@ class K8sOperatorCluster(K8sNativeCluster):
             resource = None
             self.require_crd()
         actual["flinkdeployment"] = self._read_resource = self._unused_read["flinkdeployment"] = resource
+        if self._first_read:
+            self.reconciled_before, self._first_read = reconciled_at(resource), False
         return actual
 
     def require_crd(self):

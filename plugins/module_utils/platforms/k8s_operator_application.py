@@ -25,7 +25,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_sn
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
-    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, ready_states, reconciled, rollback_utils,
+    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, ready_states, reconciled, reconciled_at, rollback_utils,
     wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -251,7 +251,8 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
             if waiting:
                 return waiting
             seen = summary(resource)
-            return seen["lifecycle_state"] == "ROLLED_BACK", {"summary": "lifecycle %s, JobManager deployment %s" % (
+            done = seen["lifecycle_state"] == "ROLLED_BACK" and reconciled_at(resource) != self.reconciled_before
+            return done, {"summary": "lifecycle %s, JobManager deployment %s" % (
                 seen["lifecycle_state"], seen["jobmanager_deployment_status"]), "resource": resource}
         try:
             resource = wait_for(probe, timeout, self.params.get("wait_sleep") or 0.5,

@@ -131,7 +131,7 @@ def test_foreign_or_session_flinkdeployments_are_refused():
 def test_a_spec_the_operators_own_rollback_put_aside_is_tried_again():
     """The operator's rollback (flink_config turns it on) runs its last stable spec and leaves the failed one in the
     FlinkDeployment, lifecycle ROLLED_BACK: the same spec again is an upgrade with a new restartNonce, the stable
-    spec an ordinary upgrade (the operator finds it already deployed)."""
+    spec an ordinary upgrade."""
     app = platform()
     rolled_back = deployed(app, lifecycleState="ROLLED_BACK")
     retry = app.plan(rolled_back, "present")
@@ -172,3 +172,21 @@ def test_the_first_probe_of_an_unchanged_run_uses_what_read_saw():
     assert app.seen_in_read("pods") is None  # once
     assert app.wait_status() == ({"status": {}}, None)
     assert app.seen_in_read("flinkdeployment") is None
+
+
+def test_only_a_rollback_since_the_runs_first_read_fails_the_wait():
+    from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import summary
+    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import wait_failure
+    app = platform()
+    resource = deployed(app, lifecycleState="ROLLED_BACK",
+                        reconciliationStatus={"reconciliationTimestamp": 1000})["flinkdeployment"]
+    app.reconciled_before = 1000  # the earlier run's rollback, still shown with the new generation observed
+    app.read_holds = True
+    app._unused_read = {"pods": []}  # pylint: disable=protected-access
+    wait_failure(app, resource, summary(resource), {"summary": ""}, {}, ("FAILED", "ROLLED_BACK"))
+    resource["status"]["reconciliationStatus"]["reconciliationTimestamp"] = 2000  # the operator rolled back since
+    app._unused_read = {"pods": []}  # pylint: disable=protected-access
+    with pytest.raises(BackendError) as err:
+        wait_failure(app, resource, summary(resource), {"summary": ""}, {}, ("FAILED", "ROLLED_BACK"))
+    assert "ROLLED_BACK" in str(err.value)
