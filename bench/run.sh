@@ -59,16 +59,25 @@ if [ "${BENCH_NATIVE:-0}" = 1 ]; then
   bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/native_session.py"
 fi
-# How an unchanged re-run's cost grows with the TaskManager count (BENCH_SCALING=1; BENCH_SCALING_PLATFORMS picks
-# platforms, default docker,compose,kubernetes,operator; swarm needs its test bed up, as below).
-if [ "${BENCH_SCALING:-0}" = 1 ]; then
-  platforms="${BENCH_SCALING_PLATFORMS:-docker,compose,kubernetes,operator}"
-  case ",$platforms," in *,compose,*) bash "$TESTBED_DIR/compose/build.sh" ;; esac
-  case ",$platforms," in *,kubernetes,*|*,operator,*)
+# What the platforms in $1 (comma-separated) need beyond the Docker engine.
+platform_setup() {
+  case ",$1," in *,compose,*) bash "$TESTBED_DIR/compose/build.sh" ;; esac
+  case ",$1," in *,kubernetes,*|*,operator,*)
     bash "$TESTBED_DIR/docker/images.sh"
     bash "$TESTBED_DIR/kubernetes/cluster.sh" up
     bash "$TESTBED_DIR/kubernetes/cluster.sh" load-images ;;
   esac
+}
+# What an unchanged run costs beyond Ansible's start-up, with and without the collection's bytecode (BENCH_RERUN=1;
+# BENCH_RERUN_PLATFORMS picks platforms, default docker,compose,kubernetes,operator; swarm needs its test bed up).
+if [ "${BENCH_RERUN:-0}" = 1 ]; then
+  platform_setup "${BENCH_RERUN_PLATFORMS:-docker,compose,kubernetes,operator}"
+  "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/rerun_cost.py"
+fi
+# How an unchanged re-run's cost grows with the TaskManager count (BENCH_SCALING=1; BENCH_SCALING_PLATFORMS picks
+# platforms, default docker,compose,kubernetes,operator; swarm needs its test bed up, as below).
+if [ "${BENCH_SCALING:-0}" = 1 ]; then
+  platform_setup "${BENCH_SCALING_PLATFORMS:-docker,compose,kubernetes,operator}"
   "$FLINKOPS_VENV/bin/python" "$REPO_ROOT/bench/scaling.py"
 fi
 # The swarm benchmark needs the swarm test bed up and formed (bench/swarm_session.py says how): BENCH_SWARM=1.

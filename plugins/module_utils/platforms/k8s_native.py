@@ -84,19 +84,13 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
     def read(self):
         ns, cid = self.namespace, self.cluster_id
         try:
-            try:
-                self.core.read_namespace(ns)
-            except ApiException as exc:
-                if exc.status == 404:
-                    raise SpecError("namespace %s does not exist" % ns, option="namespace",
-                                    hint="Create it first (role flinkops.flink.k8s_namespace, or kubectl create "
-                                         "namespace %s)" % ns)
-                if exc.status != 403:  # a namespaced user may not read namespaces: go on
-                    raise
             deployment = self._get(self.apps.read_namespaced_deployment, cid)
             services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in (cid, cid + "-rest"))
             configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
             pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
+            if deployment is None and not configmaps and not pods and not any(services.values()):
+                # Nothing found: say so when the namespace itself is missing (a cluster found proves it exists).
+                self.require_namespace()
         except ApiException as exc:
             raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
         ha = [c for c in configmaps if is_ha_configmap(c, cid)]
@@ -110,6 +104,17 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         if not self.read_holds:
             return None
         return (getattr(self, "_unused_read", None) or {}).pop(key, None)
+
+    def require_namespace(self):
+        try:
+            self.core.read_namespace(self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise SpecError("namespace %s does not exist" % self.namespace, option="namespace",
+                                hint="Create it first (role flinkops.flink.k8s_namespace, or kubectl create "
+                                     "namespace %s)" % self.namespace)
+            if exc.status != 403:  # a namespaced user may not read namespaces: go on
+                raise
 
     def _get(self, reader, name):
         try:
