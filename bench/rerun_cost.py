@@ -27,12 +27,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import NOOP_TASKS, REPO, VENV_BIN, write_playbook  # noqa: E402
-from scaling import COLLECTIONS, SPECS, prepare_kubernetes  # noqa: E402
+from scaling import COLLECTIONS, SPECS, measure_platforms  # noqa: E402
 from tests.lib.ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 
 PLATFORMS = os.environ.get("BENCH_RERUN_PLATFORMS", "docker,compose,kubernetes,operator").split(",")
@@ -113,18 +112,9 @@ def measure(platform, work):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="flinkops-bench-rerun-")
-    results = {}
-    load_before = os.getloadavg()
-    operator_absent = None
-    if "kubernetes" in PLATFORMS or "operator" in PLATFORMS:
-        operator_absent = prepare_kubernetes(work, "operator" in PLATFORMS)
-    try:
-        for platform in PLATFORMS:
-            results[platform] = dict(measure(platform, work), load_average=os.getloadavg())
-    finally:
-        if operator_absent and os.environ.get("BENCH_KEEP") != "1":
-            timed(operator_absent)
+    results, load_before = measure_platforms(
+        PLATFORMS, lambda platform, work: dict(measure(platform, work), load_average=os.getloadavg()),
+        "flinkops-bench-rerun-")
     path = os.path.join(REPO, "bench", "results", "rerun_cost.json")
     if os.environ.get("BENCH_RERUN_MERGE") == "1" and os.path.exists(path):
         with open(path) as handle:

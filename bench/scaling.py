@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -84,7 +83,8 @@ def prepare_kubernetes(work, with_operator):
     if not with_operator:
         return None
     k8s.sh("bash", os.path.join(REPO, "testbed/kubernetes/operator.sh"), "all")
-    chart = k8s.sh("bash", os.path.join(REPO, "testbed/kubernetes/operator.sh"), "chart").stdout.strip().splitlines()[-1]
+    chart = k8s.sh("bash", os.path.join(REPO, "testbed/kubernetes/operator.sh"),
+                   "chart").stdout.strip().splitlines()[-1]
     return k8s.install_operator(work, chart)
 
 
@@ -119,19 +119,27 @@ def measure(platform, work):
     return rows
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="flinkops-bench-scaling-")
+def measure_platforms(platforms, measure_one, prefix):
+    """``measure_one(platform, work)`` for each platform, in a new work directory; the Kubernetes test bed (and the
+    operator) prepared first when a platform needs it, the operator removed after (BENCH_KEEP=1 keeps it).
+    Returns (results by platform, the load average before)."""
+    work = tempfile.mkdtemp(prefix=prefix)
     results = {}
     load_before = os.getloadavg()
     operator_absent = None
-    if "kubernetes" in PLATFORMS or "operator" in PLATFORMS:
-        operator_absent = prepare_kubernetes(work, "operator" in PLATFORMS)
+    if "kubernetes" in platforms or "operator" in platforms:
+        operator_absent = prepare_kubernetes(work, "operator" in platforms)
     try:
-        for platform in PLATFORMS:
-            results[platform] = measure(platform, work)
+        for platform in platforms:
+            results[platform] = measure_one(platform, work)
     finally:
         if operator_absent and os.environ.get("BENCH_KEEP") != "1":
             playbook(COLLECTIONS, operator_absent)
+    return results, load_before
+
+
+def main():
+    results, load_before = measure_platforms(PLATFORMS, measure, "flinkops-bench-scaling-")
     path = os.path.join(REPO, "bench", "results", "scaling.json")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for rows in results.values():
