@@ -390,9 +390,10 @@ class K8sOperatorCluster(K8sNativeCluster):
         does not roll back a session cluster (operator_rollback.py): the module does, whatever flink_config says."""
         if not self.params.get("rollback", True):
             return
-        utils = rollback_utils()
         if self.kind == "application" and operator_rolls_back(self.flink_configuration()):
-            self._operator_rolls_back = utils.stable(self._read_resource, True)
+            # The operator rolls back to the last spec it recorded as stable (a ROLLED_BACK resource has one too).
+            status = (self._read_resource or {}).get("status") or {}
+            self._operator_rolls_back = bool((status.get("reconciliationStatus") or {}).get("lastStableSpec"))
             return
         self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
 

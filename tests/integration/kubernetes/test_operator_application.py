@@ -195,8 +195,9 @@ def test_operator_application_the_operators_own_rollback_is_reported(k8s, operat
     """Where flink_config turns the operator's own rollback on (with high availability, which it needs), a failed
     upgrade is rolled back by the operator, not by the module: the module waits for the operator's ROLLED_BACK and
     the job RUNNING again, and fails with rolled_back=true. The FlinkDeployment keeps the failed spec (the operator
-    runs its last stable one): check mode of it again predicts a retry; the stable spec again is an upgrade the
-    operator runs from the rolled-back job (a savepoint, a new job id). The counts go on through all of it."""
+    runs its last stable one): check mode of it again predicts a retry, which rolls back the same way when run; the
+    stable spec again is an upgrade the operator runs from the rolled-back job (a savepoint, a new job id). The
+    counts go on through all of it."""
     version = FLINK_DEFAULT
     make_service_account(k8s, namespace)
     name = "opr-%s" % secrets.token_hex(3)
@@ -234,6 +235,9 @@ def test_operator_application_the_operators_own_rollback_is_reported(k8s, operat
     assert [a["action"] for a in predicted["actions"]] == ["upgrade"], predicted
     assert "rolled this spec back" in predicted["actions"][0]["reason"], predicted["actions"]
     assert flink_deployment(k8s, namespace, name)["metadata"]["generation"] == resource["metadata"]["generation"]
+    retried = run(collections_path, broken, expect_ok=False)
+    assert retried.get("rolled_back") is True and retried["job_state"] == "RUNNING", retried
+    assert flink_deployment(k8s, namespace, name)["status"]["lifecycleState"] == "ROLLED_BACK"
 
     # The stable spec again: an upgrade from the rolled-back job (the operator stops it with a savepoint), STABLE;
     # the wait is not misled by the ROLLED_BACK the FlinkDeployment still shows when the run starts.

@@ -22,15 +22,15 @@ JOB = {"jar": "local:///opt/flink/usrlib/counter.jar", "entry_class": "org.flink
        "job_id": None}
 
 
-def platform(state="running", job=None, flink_config=None):
-    params = full_params({
+def platform(state="running", job=None, flink_config=None, **more):
+    params = full_params(dict({
         "name": "clicks", "platform": "kubernetes", "mode": "operator", "namespace": "flink",
         "service_account": "flink", "image": "flinkops/flink:2.2.1-java17", "state": state,
         # No kubeconfig is read and nothing is asked: the client is built for an address that is never called.
         "kubeconfig": None, "context": None, "host": "https://127.0.0.1:1",
         "flink_config": {"execution.checkpointing.dir": "file:///savepoints/checkpoints"}
         if flink_config is None else flink_config,
-        "job": dict(JOB, **(job or {}))}, "application")
+        "job": dict(JOB, **(job or {}))}, **more), "application")
     module = RecordingModule(params)
     cls = platform_class(params, "application")
     return cls(module, desired_spec(module, cls, require_image=state != "absent"))
@@ -190,3 +190,18 @@ def test_only_a_rollback_since_the_runs_first_read_fails_the_wait():
     with pytest.raises(BackendError) as err:
         wait_failure(app, resource, summary(resource), {"summary": ""}, {}, ("FAILED", "ROLLED_BACK"))
     assert "ROLLED_BACK" in str(err.value)
+
+
+@pytest.mark.parametrize("lifecycle, last_stable, expected", [
+    ("STABLE", "{}", True), ("ROLLED_BACK", "{}", True),  # the retry of a spec the operator rolled back
+    ("DEPLOYED", None, False),  # no stable spec yet: the operator has nothing to roll back to
+])
+def test_the_operators_own_rollback_is_awaited_where_it_has_a_stable_spec(lifecycle, last_stable, expected):
+    config = {"execution.checkpointing.dir": "file:///savepoints/c",
+              "kubernetes.operator.deployment.rollback.enabled": True}
+    app = platform(flink_config=config, high_availability={"enabled": True, "storage_dir": "file:///savepoints/ha"})
+    resource = deployed(app, lifecycleState=lifecycle,
+                        reconciliationStatus={"lastStableSpec": last_stable})["flinkdeployment"]
+    app._read_resource = resource  # pylint: disable=protected-access
+    app.keep_for_rollback()
+    assert app._operator_rolls_back is expected and app._kept is None  # pylint: disable=protected-access
