@@ -124,7 +124,7 @@ options:
         spec was not ready for its C(kubernetes.operator.deployment.readiness.timeout), 5 minutes unless set) and for
         the old spec's job to run, then fails with RV(rolled_back=true) and RV(restored) naming the operator's
         rollback. The FlinkDeployment keeps the failed spec (the operator runs its last stable one), and the same spec
-        again is tried again (a new C(restartNonce)); the stable spec again is an upgrade from the rolled-back job. When
+        again is tried again (a new C(restartNonce)). When
         the operator does not roll back within O(wait_timeout), the run fails with the first failure and a warning.
     type: bool
     default: true
