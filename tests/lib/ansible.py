@@ -32,6 +32,17 @@ class PlayResult(object):
     def status(self, name):
         return [r for r in self.results if r["task"] == name][-1]["status"]
 
+    def failures(self):
+        """What the failed tasks said: their messages, each with the traceback of an exception that escaped the
+        module (``MODULE FAILURE``), so that a failing test shows where it came from."""
+        found = []
+        for r in self.results:
+            if r["status"] == "failed":
+                msg = r["result"].get("msg")
+                trace = r["result"].get("exception")
+                found.append("%s\n%s" % (msg, trace) if trace else msg)
+        return found
+
     @property
     def changed(self):
         return [r["task"] for r in self.results if r["result"].get("changed")]

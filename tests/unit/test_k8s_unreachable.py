@@ -46,3 +46,47 @@ def test_refused_credentials_and_rights_name_the_kubeconfig():
     assert isinstance(refused, SpecError) and refused.option == "kubeconfig" and "credentials" in refused.message
     other = read_error(ApiException(status=500, reason="Internal Server Error"), "it")
     assert isinstance(other, BackendError) and other.option is None and "HTTP 500" in other.message
+
+
+def test_the_sdks_transport_errors_come_out_as_api_exceptions_that_may_pass():
+    """A connection the API server refuses (nothing listens: a real socket, no mock) is an ApiException of status 0
+    through K8sClient's APIs (code that handles ApiException handles it), and a transient one."""
+    import socket
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import K8sClient
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the call: refused
+    client = K8sClient({"host": "http://127.0.0.1:%d" % port, "kubeconfig": None}, use_lite=False)
+    with pytest.raises(ApiException) as caught:
+        client.apps.patch_namespaced_deployment("x", "ns", {"metadata": {"annotations": {"a": "b"}}})
+    assert caught.value.status == 0 and "no answer from the API server" in caught.value.reason, caught.value
+    assert api_unreachable(caught.value) == caught.value.reason
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import api_error
+    assert api_error(caught.value) == caught.value.reason
+
+
+def test_through_restart_calls_again_while_the_api_server_does_not_answer():
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import through_restart
+    answers = [ApiException(0, "no answer from the API server: refused"), ApiException(503, "Service Unavailable"),
+               "patched"]
+    calls = []
+
+    def call():
+        calls.append(1)
+        answer = answers[len(calls) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert through_restart(call, timeout=10, sleep=0.01) == "patched" and len(calls) == 3
+    # A real answer is not called again; nor is anything past the time-out.
+    denied = ApiException(403, "Forbidden")
+    calls[:] = []
+    answers[:] = [denied, "patched"]
+    with pytest.raises(ApiException) as caught:
+        through_restart(call, timeout=10, sleep=0.01)
+    assert caught.value is denied and len(calls) == 1
+    calls[:] = []
+    answers[:] = [ApiException(0, "no answer")] * 100
+    with pytest.raises(ApiException):
+        through_restart(call, timeout=0.05, sleep=0.01)
+    assert 1 < len(calls) < 10

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -27,7 +28,7 @@ HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
 K8S_IMPORT_ERROR = None if HAS_KUBERNETES else "No module named 'kubernetes'"
 
 __all__ = ["ApiException", "HAS_KUBERNETES", "K8S_ARGUMENT_SPEC", "K8sClient", "api_error", "api_unreachable",
-           "k8s_api_client", "require_kubernetes", "sdk_client"]
+           "k8s_api_client", "require_kubernetes", "sdk_client", "through_restart"]
 
 
 class ApiException(Exception):
@@ -201,12 +202,19 @@ class K8sClient(object):
         return self.lite.host if self.lite is not None else self.sdk().configuration.host
 
     def sdk_call(self, api, method, args, kwargs):
+        """One call of the SDK. Its error answers, and the transport's errors (urllib3 raises those as they are:
+        a connection refused, or reset while the API server restarts) come out as this module's ApiException (the
+        latter with status 0, as the SDK's own TLS errors), so that code which handles ApiException handles a lost
+        API server too, and api_unreachable() says it may answer again."""
         import kubernetes
+        import urllib3
         from kubernetes.client.rest import ApiException as SdkApiException
         try:
             return getattr(getattr(kubernetes.client, api)(self.sdk()), method)(*args, **kwargs)
         except SdkApiException as exc:
             raise ApiException(exc.status, exc.reason, exc.body, getattr(exc, "headers", None))
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiException(0, "no answer from the API server: %s" % _short(exc))
 
     def sanitize_for_serialization(self, obj):
         """The JSON form of an object either client read."""
@@ -251,15 +259,35 @@ def api_unreachable(exc):
     # This module's ApiException, or the SDK's own (the dynamic client of apply.py raises those).
     if isinstance(exc, ApiException) or type(exc).__module__.startswith("kubernetes.") and hasattr(exc, "status"):
         status = getattr(exc, "status", None) or 0
+        if status == 0 and getattr(exc, "reason", None):
+            return str(exc.reason)  # no answer at all (the transport's error)
         return "HTTP %s %s" % (status, getattr(exc, "reason", "") or "") if status in TRANSIENT_STATUSES else None
     try:
         import urllib3
     except ImportError:  # pragma: no cover - the kubernetes SDK brings it
         return None
     if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
-        text = str(getattr(exc, "reason", None) or exc)
-        return text if len(text) < 200 else text[:200] + "..."
+        return _short(exc)
     return None
+
+
+def _short(exc):
+    text = str(getattr(exc, "reason", None) or exc)
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def through_restart(call, timeout, sleep=1.0):
+    """``call()``, called again while the API server does not answer (api_unreachable: it restarts), for up to
+    ``timeout`` seconds; then its error. For calls that may be made twice: reads, and writes whose second time
+    changes nothing more (a merge patch of the same body)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if not api_unreachable(exc) or time.monotonic() + sleep > deadline:
+                raise
+        time.sleep(sleep)
 
 
 def read_error(exc, what):
@@ -281,6 +309,8 @@ def read_error(exc, what):
 
 def api_error(exc):
     """The API server's message of an ApiException."""
+    if getattr(exc, "status", None) == 0 and getattr(exc, "reason", None):
+        return str(exc.reason)
     try:
         body = json.loads(exc.body or "{}")
         if body.get("message"):

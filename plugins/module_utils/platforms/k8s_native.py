@@ -22,7 +22,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.errors import Backe
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import FlinkVersion
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import adopt, config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
-    ApiException, api_error, k8s_api_client, read_error)
+    ApiException, api_error, k8s_api_client, read_error, through_restart)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
@@ -507,12 +507,15 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         self.mark()
 
     def mark(self):
-        """Annotate the Deployment with the spec hash and view (metadata only: the pods do not restart)."""
+        """Annotate the Deployment with the spec hash and view (metadata only: the pods do not restart). A merge
+        patch of the same body changes nothing the second time: it is sent again while the API server restarts
+        (within wait_timeout), as the wait that follows would wait for it."""
         body = {"metadata": {"annotations": {ANNOTATION_HASH: self.spec_hash(),
                                              ANNOTATION_SPEC: json.dumps(self.desired_view(), sort_keys=True),
                                              ANNOTATION_MANAGED: MANAGED_BY}}}
         try:
-            self.apps.patch_namespaced_deployment(self.cluster_id, self.namespace, body)
+            through_restart(lambda: self.apps.patch_namespaced_deployment(self.cluster_id, self.namespace, body),
+                            self.params.get("wait_timeout") or 300, min(self.params.get("wait_sleep") or 1, 2))
         except ApiException as exc:
             raise BackendError("annotating deployment %s failed: %s" % (self.cluster_id, api_error(exc)),
                                hint="The cluster was created; the next run will recreate it to record its spec")

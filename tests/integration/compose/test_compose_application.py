@@ -32,7 +32,7 @@ def compose_app(name, directory, image, port, jar, dirs, state="running", **job)
 def run(collections_path, task, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[task], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
     return result.task("app") if result.results else {"msg": result.stdout[-3000:]}
 

@@ -34,7 +34,7 @@ def session_task(name, directory, image, port, state="present", **overrides):
 def run(collections_path, task, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[task], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
     return result.task(task["name"]) if result.results else {"msg": result.stdout[-3000:]}
 

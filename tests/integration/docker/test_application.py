@@ -39,7 +39,7 @@ def app_task(name, image, port, jar, dirs, state="running", **job):
 def run(collections_path, task, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[task], **kwargs)
     if expect_ok and result.rc != 0:
-        pytest.fail("playbook failed: %s" % [r["result"].get("msg") for r in result.results if r["status"] == "failed"])
+        pytest.fail("playbook failed: %s" % result.failures())
     return result.task("app") if result.results else {"msg": result.stdout[-3000:]}
 
 

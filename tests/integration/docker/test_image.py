@@ -86,7 +86,7 @@ def task(name, title="image", check=False, **args):
 def play(collections_path, tasks, **kwargs):
     result = run_playbook(collections_path, tasks=tasks, **kwargs)
     if result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s\n%s" % (failed, result.stdout[-3000:], result.stderr[-2000:]))
     return result
 

@@ -35,7 +35,7 @@ def job_task(name, port, jar, state="running", **extra):
 def run(collections_path, task, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[task], **kwargs)
     if expect_ok and result.rc != 0:
-        pytest.fail("playbook failed: %s" % [r["result"].get("msg") for r in result.results if r["status"] == "failed"])
+        pytest.fail("playbook failed: %s" % result.failures())
     name = task["name"]
     return result.task(name)
 

@@ -38,7 +38,7 @@ def play(collections_path, task, **kwargs):
 def ok(collections_path, task, **kwargs):
     result = play(collections_path, task, **kwargs)
     if result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stderr[-2000:]))
     return result.task("session")
 

@@ -151,7 +151,7 @@ def test_native_session_job_and_owner_reference_cleanup(k8s, namespace, flink_di
                              "resourcemanager.taskmanager-timeout": 600000}}
     other = session(collections_path, dict(args, taskmanager=dict(args["taskmanager"], slots=2)), expect_ok=False)
     assert other.rc != 0
-    message = [r["result"].get("msg") for r in other.results if r["status"] == "failed"][0]
+    message = other.failures()[0]
     assert message.startswith("taskmanager.slots: a session cluster %s that Flink's client started" % CLUSTER_ID), message
     assert "taskmanager.numberOfTaskSlots: running 1, spec 2" in message, message
     predicted = session(collections_path, args, check=True).task("session")

@@ -67,7 +67,7 @@ def run(collections_path, args, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[{"name": "session", "flinkops.flink.flink_session": args,
                                                     "register": "out"}], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s\n%s" % (failed, result.stdout[-3000:], result.stderr[-2000:]))
     return result
 
@@ -77,7 +77,7 @@ def run_module(collections_path, module, args, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[{"name": "task", "flinkops.flink.%s" % module: args,
                                                     "register": "out"}], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("%s failed: %s\n%s" % (module, failed, result.stdout[-3000:]))
     return result.task("task")
 

@@ -58,7 +58,7 @@ def run(collections_path, args, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[{"name": "app", "flinkops.flink.flink_application": args,
                                                     "register": "out"}], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
     return result.task("app")
 

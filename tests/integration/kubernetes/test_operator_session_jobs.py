@@ -69,7 +69,7 @@ def job_args(k8s, namespace, name, cluster, jar, **extra):
 def run_job(collections_path, args, expect_ok=True, **kwargs):
     result = run_playbook(collections_path, tasks=[{"name": "job", "flinkops.flink.flink_job": args}], **kwargs)
     if expect_ok and result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stdout[-3000:]))
     return result.task("job")
 

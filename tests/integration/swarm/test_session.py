@@ -71,7 +71,7 @@ def run(collections_path, *tasks, **kwargs):
 def ok(collections_path, *tasks, **kwargs):
     result = run(collections_path, *tasks, **kwargs)
     if result.rc != 0:
-        failed = [r["result"].get("msg") for r in result.results if r["status"] == "failed"]
+        failed = result.failures()
         pytest.fail("playbook failed: %s\n%s" % (failed, result.stderr[-2000:]))
     return result
 
