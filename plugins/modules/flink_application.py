@@ -124,7 +124,13 @@ options:
         spec was not ready for its C(kubernetes.operator.deployment.readiness.timeout), 5 minutes unless set) and for
         the old spec's job to run, then fails with RV(rolled_back=true) and RV(restored) naming the operator's
         rollback. The FlinkDeployment keeps the failed spec (the operator runs its last stable one), and the same spec
-        again is tried again (a new C(restartNonce)). When
+        again is tried again (a new C(restartNonce)); the stable spec again is an upgrade from the rolled-back job.
+        The operator rolls back any spec that is not ready within its readiness timeout, a healthy one that starts
+        slowly too; set C(kubernetes.operator.deployment.readiness.timeout) above the time a JobManager and its job
+        take to start (the error names it). With O(job.upgrade_mode=savepoint) the operator's rollback is not
+        reliable (the job stopped with a savepoint leaves no high-availability metadata, and the operator then rolls
+        back only a JobManager it judges never started, which it was seen to misjudge); the module warns, and
+        O(job.upgrade_mode=last-state) is the mode to use with it. When
         the operator does not roll back within O(wait_timeout), the run fails with the first failure and a warning.
     type: bool
     default: true

@@ -74,7 +74,7 @@ def test_through_restart_calls_again_while_the_api_server_does_not_answer():
     def call():
         calls.append(1)
         answer = answers[len(calls) - 1]
-        if isinstance(answer, Exception):
+        if isinstance(answer, ApiException):
             raise answer
         return answer
     assert through_restart(call, timeout=10, sleep=0.01) == "patched" and len(calls) == 3

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
-    ApiException, api_error, api_unreachable)
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable, with_slots
+    ApiException, api_error, api_unreachable, k8s_api_client)
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
+from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable, with_slots
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 # Reasons a container waits for that do not resolve by waiting.
@@ -23,8 +25,8 @@ FATAL_WAITING = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrIma
 
 
 class NativeReadiness(object):
-    """The readiness part of platforms/k8s_native.K8sNativeCluster (its core API, namespace, cluster id, native
-    spec and rest())."""
+    """The readiness part of platforms/k8s_native.K8sNativeCluster (its core API, namespace, cluster id and native
+    spec), and where its REST API answers."""
 
     def pod_problem(self, pods):
         """A reason that waiting cannot cure, with the container's log tail."""
@@ -94,3 +96,44 @@ class NativeReadiness(object):
 
         return wait_for(probe, timeout, sleep, "the JobManager's REST API%s" % (
             " and %d TaskManager(s)" % minimum if minimum else ""))
+
+    # Where REST answers -------------------------------------------------------------------------
+    def rest(self):
+        if self.params.get("rest_url"):
+            return FlinkRest(self.params["rest_url"], timeout=10)
+        return K8sProxyRest(self.api_client, self.namespace, self.cluster_id + "-rest", timeout=10)
+
+    @classmethod
+    def rest_client(cls, params, name):
+        """Flink's REST API of native cluster ``name`` (flink_job, flink_info): through the API server's proxy to its
+        ``<name>-rest`` Service, whatever its type (ClusterIP included); the kubeconfig is all it needs."""
+        return K8sProxyRest(k8s_api_client(connection_params(params)), params.get("namespace") or "default",
+                            name + "-rest", timeout=10)
+
+    def rest_url(self, actual=None):
+        if self.params.get("rest_url"):
+            return self.params["rest_url"]
+        service = (actual or {}).get("services", {}).get(self.cluster_id + "-rest") if actual else \
+            self._get(self.core.read_namespaced_service, self.cluster_id + "-rest")
+        if service is not None and service.spec.type == "NodePort":
+            port = service.spec.ports[0].node_port
+            host = self.node_address()
+            if host and port:
+                return "http://%s:%d" % (host, port)
+        if service is not None and service.spec.type == "LoadBalancer":
+            ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
+            if ingress:
+                return "http://%s:%d" % (ingress[0].ip or ingress[0].hostname, service.spec.ports[0].port)
+        return "%s/api/v1/namespaces/%s/services/%s-rest:rest/proxy" % (
+            self.api_client.host, self.namespace, self.cluster_id)
+
+    def node_address(self):
+        try:
+            nodes = self.core.list_node().items
+        except ApiException:
+            return None
+        for node in nodes:
+            for address in node.status.addresses or []:
+                if address.type == "InternalIP":
+                    return address.address
+        return None

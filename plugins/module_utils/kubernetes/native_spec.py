@@ -11,6 +11,13 @@ import re
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.spec import NAME_RE
 
+# The annotations of the JobManager Deployment (native mode) or FlinkDeployment (operator) the module made: a hash of
+# the spec (an unchanged run compares it), the spec's public view (diff mode, rollback) and who manages it.
+ANNOTATION_HASH = "flinkops.org/spec-hash"
+ANNOTATION_SPEC = "flinkops.org/spec"
+ANNOTATION_MANAGED = "flinkops.org/managed-by"
+MANAGED_BY = "flinkops.flink"
+
 EXPOSURES = ("ClusterIP", "NodePort", "LoadBalancer")
 PULL_POLICY = {"missing": "IfNotPresent", "always": "Always", "never": "Never"}
 

@@ -25,23 +25,18 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common i
     ApiException, api_error, k8s_api_client, read_error, through_restart)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_client import NativeClient, set_root_level
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, NativeSpec
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_rollback import NativeRollback
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import (
+    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, PULL_POLICY, NativeSpec)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.proxy_rest import K8sProxyRest
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS, USER_RIGHTS, RightsCheck
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
-ANNOTATION_HASH = "flinkops.org/spec-hash"
-ANNOTATION_SPEC = "flinkops.org/spec"
-ANNOTATION_MANAGED = "flinkops.org/managed-by"
-MANAGED_BY = "flinkops.flink"
 
-
-class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatform):
+class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollback, ClusterPlatform):
     """A session cluster in Flink's native Kubernetes mode."""
 
     platform = "kubernetes"
@@ -60,7 +55,6 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         self.api_client = k8s_api_client(connection_params(module.params))
         self.core, self.apps, self.authz = self.api_client.core, self.api_client.apps, self.api_client.authz
         self._seen = None
-        self._snapshot = None  # what the cluster was made of before a recreate (roll_back)
 
     @property
     def k8s(self):
@@ -393,55 +387,6 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
             elif action.kind == "adopt":
                 self.mark()
 
-    # Rollback -----------------------------------------------------------------------------------
-    def snapshots(self):
-        # Imported here: only a change that deletes the cluster needs it.
-        from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_snapshot import NativeSnapshot  # pylint: disable=import-outside-toplevel
-        return NativeSnapshot(self.api_client, self.core, self.apps, self.namespace, self.cluster_id,
-                              config_secret.secret_name(self.cluster_id))
-
-    def take_snapshot(self):
-        """Keep what the running cluster is made of (kubernetes/native_snapshot.py), before the recreate deletes
-        it: the last stable spec a failed change rolls back to."""
-        try:
-            deployment = self.apps.read_namespaced_deployment(self.cluster_id, self.namespace)
-        except ApiException as exc:
-            raise BackendError("reading deployment %s failed: %s" % (self.cluster_id, api_error(exc)))
-        self._snapshot = self.snapshots().take(deployment)
-
-    def settle(self):
-        self._snapshot = None
-
-    def before_restore(self, snapshot):
-        """What the kind changes in the snapshot before it is created again (a session: nothing)."""
-        return None
-
-    def roll_back(self):
-        """The recreated cluster did not get ready: delete it and create the objects of the one before again (the
-        same Deployment, Services, ConfigMaps and config Secret). The wait that follows expects the restored
-        cluster's JobManagers and TaskManagers. Nothing when nothing was recreated."""
-        if self._snapshot is None:
-            return []
-        snapshot, self._snapshot = self._snapshot, None
-        self.delete_deployment(wait=True)
-        self.before_restore(snapshot)
-        restored = self.snapshots().restore(snapshot)
-        deployment = snapshot["deployment"]
-        self.native.jm_replicas = (deployment.get("spec") or {}).get("replicas") or 1
-        self.expect_restored_view(deployment["metadata"].get("annotations"))
-        return restored
-
-    def expect_restored_view(self, annotations):
-        """After a rollback, the wait expects the TaskManagers of the restored spec, whose view is in the restored
-        object's ``annotations``, not the failed spec's."""
-        try:
-            view = json.loads((annotations or {}).get(ANNOTATION_SPEC) or "{}")
-        except ValueError:
-            view = {}
-        replicas = (view.get("taskmanager") or {}).get("replicas")
-        if replicas is not None:
-            self.native.tm_min = replicas
-
     def update_log_level(self):
         """Set the root logger's level in the cluster's ConfigMap. Every pod mounts it; the kubelet refreshes
         the file, and log4j's monitorInterval (30 s in Flink's log4j-console.properties) reloads it: the level
@@ -519,47 +464,6 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, ClusterPlatfo
         except ApiException as exc:
             raise BackendError("annotating deployment %s failed: %s" % (self.cluster_id, api_error(exc)),
                                hint="The cluster was created; the next run will recreate it to record its spec")
-
-    # Readiness ----------------------------------------------------------------------------------
-    def rest(self):
-        if self.params.get("rest_url"):
-            return FlinkRest(self.params["rest_url"], timeout=10)
-        return K8sProxyRest(self.api_client, self.namespace, self.cluster_id + "-rest", timeout=10)
-
-    @classmethod
-    def rest_client(cls, params, name):
-        """Flink's REST API of native cluster ``name`` (flink_job, flink_info): through the API server's proxy to its
-        ``<name>-rest`` Service, whatever its type (ClusterIP included); the kubeconfig is all it needs."""
-        return K8sProxyRest(k8s_api_client(connection_params(params)), params.get("namespace") or "default",
-                            name + "-rest", timeout=10)
-
-    def rest_url(self, actual=None):
-        if self.params.get("rest_url"):
-            return self.params["rest_url"]
-        service = (actual or {}).get("services", {}).get(self.cluster_id + "-rest") if actual else \
-            self._get(self.core.read_namespaced_service, self.cluster_id + "-rest")
-        if service is not None and service.spec.type == "NodePort":
-            port = service.spec.ports[0].node_port
-            host = self.node_address()
-            if host and port:
-                return "http://%s:%d" % (host, port)
-        if service is not None and service.spec.type == "LoadBalancer":
-            ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
-            if ingress:
-                return "http://%s:%d" % (ingress[0].ip or ingress[0].hostname, service.spec.ports[0].port)
-        return "%s/api/v1/namespaces/%s/services/%s-rest:rest/proxy" % (
-            self.api_client.host, self.namespace, self.cluster_id)
-
-    def node_address(self):
-        try:
-            nodes = self.core.list_node().items
-        except ApiException:
-            return None
-        for node in nodes:
-            for address in node.status.addresses or []:
-                if address.type == "InternalIP":
-                    return address.address
-        return None
 
     def describe(self, actual=None):
         actual = actual or self.read()

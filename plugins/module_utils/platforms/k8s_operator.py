@@ -20,7 +20,6 @@ generation fail the wait at once, with the operator's message.
 from __future__ import annotations
 
 import json
-import time
 
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import _legacy_value, flatten
@@ -30,7 +29,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common i
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
-    API_VERSION, GROUP, OPERATOR_ROLLBACK_KEY, PLURALS, VERSION, operator_error, operator_rolls_back, summary)
+    API_VERSION, GROUP, OPERATOR_ROLLBACK_KEY, PLURALS, VERSION, operator_rolls_back, summary)
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_wait import (
+    ready_states, reconciled, reconciled_at, wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
@@ -41,12 +42,17 @@ from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_fo
 CRD_NAME = "flinkdeployments.%s" % GROUP
 # What the module's user must be allowed to do with mode operator (the operator makes everything else).
 USER_RIGHTS = [("flinkdeployments", GROUP, v) for v in ("get", "create", "patch", "delete")]
-# Seconds a JobManager deployment status ERROR may last before the wait fails on it.
-ERROR_GRACE = 60
 # What describe() returns of the operator's status (option-independent names, see operator_resources.summary).
 OPERATOR_FIELDS = ("lifecycle_state", "jobmanager_deployment_status", "error", "generation", "reconciled_generation")
-# Seconds a validation error may be seen before the operator has read the applied generation.
-VALIDATION_GRACE = 10
+# The operator 1.15 rolls back an upgrade only with the job's high-availability metadata, which a job stopped with a
+# savepoint no longer has, or when the new JobManager Deployment "never started": its Available condition False since
+# the second the Deployment was created. The Deployment controller often sets it a second later (seen on the test bed),
+# and then the failed spec stays, its job not running, until wait_timeout.
+SAVEPOINT_ROLLBACK_WARNING = (
+    "the operator's own rollback (flink_config %s) of an upgrade with job.upgrade_mode savepoint is not reliable: the "
+    "stopped job leaves no high-availability metadata, and the operator then rolls back only a JobManager it judges "
+    "never started; job.upgrade_mode last-state keeps that metadata (or leave the operator's rollback off: the "
+    "module rolls back itself)" % OPERATOR_ROLLBACK_KEY)
 # Set from the FlinkDeployment's own fields (image, resources, service account, ...), never in flinkConfiguration.
 SPEC_FIELD_KEYS = ("kubernetes.cluster-id", "kubernetes.namespace", "kubernetes.service-account",
                    "kubernetes.container.image.ref", "kubernetes.container.image.pull-policy",
@@ -76,76 +82,10 @@ def flink_version_enum(version):
     return "v%d_%d" % (version.major, version.minor)
 
 
-def wait_failure(platform, resource, seen, state, errors, failed_states):
-    """Raise when the operator's status says waiting will not help: a lifecycle state of ``failed_states``, a
-    validation error of the applied spec (the operator keeps running the last valid one; webhook off) or a
-    JobManager deployment ERROR lasting ERROR_GRACE seconds, a pod that cannot start. Adds unschedulable pods to the
-    summary. ``errors`` keeps the times of the errors between probes."""
-    status = resource.get("status") or {}
-    error = operator_error(status)
-    now = time.monotonic()
-    current = reconciled(resource)
-    lifecycle = seen["lifecycle_state"]
-    # ROLLED_BACK is this run's only when the operator reconciled a spec since the run's first read (a new
-    # reconciliationTimestamp): a rollback of an earlier run stays ROLLED_BACK until the operator takes up the
-    # spec this run applied, and may show the new generation as observed before that.
-    if lifecycle == "ROLLED_BACK" and reconciled_at(resource) == platform.reconciled_before:
-        current = False
-    # ERROR can pass (a pod started before its ConfigMap existed: the kubelet mounts it on a retry), and so can a
-    # validation error of an earlier spec until the operator has read the new one.
-    for key, present in (("deployment", seen["jobmanager_deployment_status"] == "ERROR"),
-                         ("validation", "ValidationException" in (status.get("error") or "") and
-                          not current)):
-        if present:
-            errors.setdefault(key, now)
-        else:
-            errors.pop(key, None)
-    hint = "kubectl -n %s describe flinkdeployment %s; the operator's log" % (platform.namespace, platform.cluster_id)
-    if "validation" in errors and now - errors["validation"] >= VALIDATION_GRACE:
-        raise SpecError("the operator refuses the FlinkDeployment: %s" % error, option="flink_config",
-                        hint="Fix the option behind it; the operator keeps running the last valid spec")
-    lasting = "deployment" in errors and now - errors["deployment"] >= ERROR_GRACE
-    # A failed state of an earlier generation (the spec a rollback replaces) is not this generation's.
-    if (current and lifecycle in failed_states) or lasting:
-        raise BackendError("the operator reports FlinkDeployment %s %s: %s" % (
-            platform.cluster_id, "JobManager deployment ERROR for %ds" % ERROR_GRACE if lasting else
-            lifecycle, error or "no message"), partial=state, hint=hint)
-    # The pods of the spec a rollback replaced: the operator deletes them.
-    pods = [p for p in platform.cluster_pods() if p.metadata.uid not in platform.failed_pods]
-    problem = platform.pod_problem(pods)
-    if problem:
-        raise BackendError(problem, partial=state, hint="Fix the cause; the FlinkDeployment was left in place")
-    for pod in pods:  # a TaskManager the scheduler cannot place (too little CPU or memory, a taint)
-        for condition in pod.status.conditions or []:
-            if condition.type == "PodScheduled" and condition.status == "False" and condition.message:
-                state["summary"] += ", pod %s not scheduled: %s" % (pod.metadata.name, condition.message)
-
-
-def reconciled_at(resource):
-    """When the operator last reconciled a spec of the resource (its reconciliationTimestamp, epoch ms), or None."""
-    status = (resource or {}).get("status") or {}
-    return (status.get("reconciliationStatus") or {}).get("reconciliationTimestamp")
-
-
 def rollback_utils():
     """kubernetes/operator_rollback.py, imported when a change needs it (an unchanged run never does)."""
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import operator_rollback  # pylint: disable=import-outside-toplevel
     return operator_rollback
-
-
-def ready_states(platform):
-    """The lifecycle states a wait accepts as ready, and those that fail it: after the operator's own rollback,
-    ROLLED_BACK is the old spec running again."""
-    if platform.rolled_back_by_operator:
-        return ("STABLE", "ROLLED_BACK"), ("FAILED",)
-    return ("STABLE",), ("FAILED", "ROLLED_BACK")
-
-
-def reconciled(resource):
-    """Whether the operator has reconciled the resource's current generation."""
-    meta = resource.get("metadata") or {}
-    status = resource.get("status") or {}
-    return status.get("observedGeneration") is not None and status["observedGeneration"] >= meta.get("generation", 0)
 
 
 class K8sOperatorCluster(K8sNativeCluster):
@@ -394,6 +334,8 @@ class K8sOperatorCluster(K8sNativeCluster):
             # The operator rolls back to the last spec it recorded as stable (a ROLLED_BACK resource has one too).
             status = (self._read_resource or {}).get("status") or {}
             self._operator_rolls_back = bool((status.get("reconciliationStatus") or {}).get("lastStableSpec"))
+            if self._operator_rolls_back and self.job.upgrade_mode == "savepoint":
+                self.module.warn(SAVEPOINT_ROLLBACK_WARNING)
             return
         self._kept = self.rollbacks().keep(self._read_resource, self.kind == "application")
 
@@ -409,10 +351,15 @@ class K8sOperatorCluster(K8sNativeCluster):
             return []
         return self.restore(kept, rollback_utils().restore_body(kept["body"], None, None))
 
+    def ignore_failed_pods(self):
+        """The pods running now are the failed spec's, which a rollback replaces (the operator deletes them): the
+        waits that follow do not judge the restored spec by them."""
+        self.failed_pods = frozenset(p.metadata.uid for p in self.cluster_pods())
+
     def restore(self, kept, body):
         """Apply ``body`` (the kept FlinkDeployment, as roll_back made it) with the kept config Secret; the wait
         that follows ignores the failed spec's pods and expects the kept spec's TaskManagers."""
-        self.failed_pods = frozenset(p.metadata.uid for p in self.cluster_pods())
+        self.ignore_failed_pods()
         self.rollbacks().restore_secret(kept)
         self.applier(False).apply([body])
         self.expect_restored_view(body["metadata"]["annotations"])

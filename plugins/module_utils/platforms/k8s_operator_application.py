@@ -24,9 +24,10 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_wait import (
+    ready_states, reconciled, reconciled_at, wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
-    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, ready_states, reconciled, reconciled_at, rollback_utils,
-    wait_failure)
+    ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, rollback_utils)
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 SAVEPOINT_DIR_KEYS = ("execution.checkpointing.savepoint-dir", "state.savepoints.dir")
@@ -243,7 +244,7 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         operator's kubernetes.operator.deployment.readiness.timeout, the operator redeploys its last stable spec
         (lifecycle ROLLING_BACK, then ROLLED_BACK), its job from the state it saved in this upgrade. Wait for that
         within wait_timeout; nothing (and a warning) when it does not come."""
-        self.failed_pods = frozenset(p.metadata.uid for p in self.cluster_pods())
+        self.ignore_failed_pods()
         timeout = self.params.get("wait_timeout") or 300
 
         def probe():

@@ -27,10 +27,9 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_snapshot import take_savepoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
-from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import (
     ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY)
-from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
-    VALIDATION_GRACE, reconciled)
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_wait import VALIDATION_GRACE, reconciled
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
