@@ -67,21 +67,22 @@ def test_the_sdks_transport_errors_come_out_as_api_exceptions_that_may_pass():
 
 def test_through_restart_calls_again_while_the_api_server_does_not_answer():
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import through_restart
+    # The error each call raises in turn (None: it answers).
     answers = [ApiException(0, "no answer from the API server: refused"), ApiException(503, "Service Unavailable"),
-               "patched"]
+               None]
     calls = []
 
     def call():
         calls.append(1)
-        answer = answers[len(calls) - 1]
-        if isinstance(answer, ApiException):
-            raise answer
-        return answer
+        error = answers[len(calls) - 1]
+        if error is not None:
+            raise error
+        return "patched"
     assert through_restart(call, timeout=10, sleep=0.01) == "patched" and len(calls) == 3
     # A real answer is not called again; nor is anything past the time-out.
     denied = ApiException(403, "Forbidden")
     calls[:] = []
-    answers[:] = [denied, "patched"]
+    answers[:] = [denied, None]
     with pytest.raises(ApiException) as caught:
         through_restart(call, timeout=10, sleep=0.01)
     assert caught.value is denied and len(calls) == 1
