@@ -259,9 +259,8 @@ def api_unreachable(exc):
     # This module's ApiException, or the SDK's own (the dynamic client of apply.py raises those).
     if isinstance(exc, ApiException) or type(exc).__module__.startswith("kubernetes.") and hasattr(exc, "status"):
         status = getattr(exc, "status", None) or 0
-        if status == 0 and getattr(exc, "reason", None):
-            return str(exc.reason)  # no answer at all (the transport's error)
-        return "HTTP %s %s" % (status, getattr(exc, "reason", "") or "") if status in TRANSIENT_STATUSES else None
+        return _no_answer(exc) or (
+            "HTTP %s %s" % (status, getattr(exc, "reason", "") or "") if status in TRANSIENT_STATUSES else None)
     try:
         import urllib3
     except ImportError:  # pragma: no cover - the kubernetes SDK brings it
@@ -269,6 +268,11 @@ def api_unreachable(exc):
     if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
         return _short(exc)
     return None
+
+
+def _no_answer(exc):
+    """What the transport said, for an ApiException of status 0 (no answer at all: see K8sClient.sdk_call)."""
+    return str(exc.reason) if getattr(exc, "status", None) == 0 and getattr(exc, "reason", None) else None
 
 
 def _short(exc):
@@ -309,8 +313,9 @@ def read_error(exc, what):
 
 def api_error(exc):
     """The API server's message of an ApiException."""
-    if getattr(exc, "status", None) == 0 and getattr(exc, "reason", None):
-        return str(exc.reason)
+    no_answer = _no_answer(exc)
+    if no_answer:
+        return no_answer
     try:
         body = json.loads(exc.body or "{}")
         if body.get("message"):

@@ -25,7 +25,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.state_sn
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ApplicationPlatform
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_wait import (
-    ready_states, reconciled, reconciled_at, wait_failure)
+    READINESS_TIMEOUT_KEY, ready_states, reconciled, reconciled_at, wait_failure)
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import (
     ANNOTATION_HASH, OPERATOR_FIELDS, K8sOperatorCluster, rollback_utils)
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
@@ -261,9 +261,8 @@ class K8sOperatorApplication(K8sOperatorCluster, ApplicationPlatform):
         except WaitTimeout as exc:
             self.module.warn("not rolled back: the operator's own rollback (flink_config %s) did not come within "
                              "wait_timeout (%s); it starts once the failed spec has not been ready for its "
-                             "kubernetes.operator.deployment.readiness.timeout, and needs the job's "
-                             "high-availability metadata or a JobManager that never started" % (
-                                 OPERATOR_ROLLBACK_KEY, exc.message))
+                             "%s, and needs the job's high-availability metadata or a JobManager that never "
+                             "started" % (OPERATOR_ROLLBACK_KEY, exc.message, READINESS_TIMEOUT_KEY))
             return []
         self.rolled_back_by_operator = True
         self.restore_from, self.job_id = rollback_utils().saved_state(resource), None
