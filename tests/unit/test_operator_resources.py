@@ -40,3 +40,21 @@ def test_operator_error_is_its_message():
     assert operator_error({"error": doc}) == "Job could not be upgraded"
     assert operator_error({"error": "plain text"}) == "plain text"
     assert operator_error({}) is None
+
+
+@pytest.mark.parametrize("status, expected", [
+    ({"jobManagerDeploymentStatus": "READY"}, True),
+    ({"jobManagerDeploymentStatus": "DEPLOYING"}, True),
+    ({"jobManagerDeploymentStatus": "DEPLOYED_NOT_READY"}, True),
+    ({"jobManagerDeploymentStatus": "ERROR"}, True),
+    ({"jobManagerDeploymentStatus": "MISSING"}, False),  # suspended, or deleted and seen so by the operator
+    ({}, True),  # created, not reconciled yet: the Deployment may be on its way
+    (None, True),
+])
+def test_jobmanager_deployment_from_the_flinkdeployment_status(status, expected):
+    """An existing FlinkDeployment's read skips the JobManager Deployment: its status says whether there is one."""
+    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_operator import jobmanager_deployment
+    resource = {"metadata": {"name": "s"}, "spec": {}}
+    if status is not None:
+        resource["status"] = status
+    assert jobmanager_deployment(resource) is expected

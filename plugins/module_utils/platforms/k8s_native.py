@@ -393,8 +393,9 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
         changes without a restart."""
         name = "flink-config-%s" % self.cluster_id
         key = "log4j-console.properties"
+        timeout, sleep = self.params.get("wait_timeout") or 300, min(self.params.get("wait_sleep") or 1, 2)
         try:
-            cm = self.core.read_namespaced_config_map(name, self.namespace)
+            cm = through_restart(lambda: self.core.read_namespaced_config_map(name, self.namespace), timeout, sleep)
         except ApiException as exc:
             raise BackendError("reading ConfigMap %s failed: %s" % (name, api_error(exc)))
         text = (cm.data or {}).get(key)
@@ -404,9 +405,9 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
         if "monitorInterval" not in text:
             self.module.warn("%s in ConfigMap %s has no monitorInterval: log4j reads the new level only when "
                              "the pods restart" % (key, name))
-        try:
-            self.core.patch_namespaced_config_map(name, self.namespace, {"data": {
-                key: set_root_level(text, self.native.log_level or "INFO")}})
+        body = {"data": {key: set_root_level(text, self.native.log_level or "INFO")}}
+        try:  # a merge patch of the same body: sent again while the API server restarts, it changes nothing more
+            through_restart(lambda: self.core.patch_namespaced_config_map(name, self.namespace, body), timeout, sleep)
         except ApiException as exc:
             raise BackendError("updating ConfigMap %s failed: %s" % (name, api_error(exc)))
         self.mark()
@@ -477,7 +478,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
             result["rest_service"] = {"name": service.metadata.name, "type": service.spec.type,
                                       "port": service.spec.ports[0].port if service.spec.ports else None,
                                       "node_port": service.spec.ports[0].node_port if service.spec.ports else None}
-        if actual["deployment"] is None:
+        if not self.has_jobmanager(actual):
             result["taskmanagers"] = []
             return result
         result.update(self.flink_facts())

@@ -35,7 +35,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
-    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster)
+    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster, is_ha_configmap)
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable, with_slots
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 
@@ -82,6 +82,13 @@ def flink_version_enum(version):
     return "v%d_%d" % (version.major, version.minor)
 
 
+def jobmanager_deployment(resource):
+    """Whether the operator's JobManager Deployment exists, as the FlinkDeployment's status says: not once the
+    operator reports it MISSING (suspended, deleted); before its first status (just created) it may be on its way,
+    so it counts (asking its REST API then finds nothing, which describe and the running-jobs guard handle)."""
+    return ((resource.get("status") or {}).get("jobManagerDeploymentStatus") or "") != "MISSING"
+
+
 def rollback_utils():
     """kubernetes/operator_rollback.py, imported when a change needs it (an unchanged run never does)."""
     from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import operator_rollback  # pylint: disable=import-outside-toplevel
@@ -120,7 +127,11 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
-        actual = super(K8sOperatorCluster, self).read()
+        """The FlinkDeployment first. Without it, everything native mode reads (a foreign Deployment of the name is
+        refused by plan). With it, only what the run can use: the operator owns the JobManager Deployment and the
+        internal Service, and the FlinkDeployment's status says whether the Deployment is there
+        (``has_jobmanager``); the REST Service (describe), the pods (the wait, describe) and, for state absent, the
+        ConfigMaps (high-availability ones outlive the cluster)."""
         try:
             resource = self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
@@ -128,11 +139,30 @@ class K8sOperatorCluster(K8sNativeCluster):
             if exc.status != 404:
                 raise read_error(exc, "FlinkDeployment %s/%s" % (self.namespace, self.cluster_id))
             resource = None
+        if resource is None:
+            actual = super(K8sOperatorCluster, self).read()
             self.require_crd()
+        else:
+            actual = self._read_beside(resource)
         actual["flinkdeployment"] = self._read_resource = self._unused_read["flinkdeployment"] = resource
         if self._first_read:
             self.reconciled_before, self._first_read = reconciled_at(resource), False
         return actual
+
+    def _read_beside(self, resource):
+        """What read() needs besides an existing FlinkDeployment (see read)."""
+        ns, cid = self.namespace, self.cluster_id
+        try:
+            rest_service = self._get(self.core.read_namespaced_service, cid + "-rest")
+            configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items \
+                if self.params.get("state") == "absent" else []
+            pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
+        except ApiException as exc:
+            raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
+        self._unused_read = {"pods": pods}
+        return {"deployment": None, "services": {cid + "-rest": rest_service}, "configmaps": configmaps,
+                "ha_configmaps": [c for c in configmaps if is_ha_configmap(c, cid)], "pods": pods,
+                "jobmanager_deployment": jobmanager_deployment(resource)}
 
     def require_crd(self):
         try:
@@ -148,7 +178,9 @@ class K8sOperatorCluster(K8sNativeCluster):
         return actual["flinkdeployment"] is not None or bool(actual["ha_configmaps"])
 
     def has_jobmanager(self, actual):
-        return actual["deployment"] is not None
+        if actual["flinkdeployment"] is None:
+            return actual["deployment"] is not None
+        return actual["jobmanager_deployment"]
 
     def _resource_annotations(self, actual):
         return ((actual.get("flinkdeployment") or {}).get("metadata") or {}).get("annotations") or {}
