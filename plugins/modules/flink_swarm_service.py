@@ -426,7 +426,8 @@ from ansible_collections.flinkops.flink.plugins.module_utils.argspec import WAIT
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.common import (
     DOCKER_ARGUMENT_SPEC, require_docker)
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import FlinkOpsError, fail
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import ServiceSpec, SwarmService
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import SwarmService
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service_spec import ServiceSpec
 
 
 def argument_spec():

@@ -8,8 +8,8 @@ import pytest
 from ansible_collections.flinkops.flink.plugins.module_utils.errors import SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm.retry import (
     is_out_of_sequence, retry_out_of_sequence)
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import (
-    PORT_GRACE_SECONDS, ServiceSpec, placement_error)
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import PORT_GRACE_SECONDS, placement_error
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service_spec import ServiceSpec
 
 pytestmark = [pytest.mark.unit]
 

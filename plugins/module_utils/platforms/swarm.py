@@ -14,7 +14,7 @@ The JobManager service carries the public view of the spec (label ``org.flinkops
 and both services a hash of what they are made of: an unchanged spec changes nothing, a changed one updates only
 the services whose inputs changed (a rolling update). The REST API is reached through the JobManager's published
 port (``rest_port``): on the node that runs the JobManager with ``publish_mode: host``, on any node in ingress
-mode.
+mode. Readiness and the REST URL are in swarm/readiness.py, the rollback in swarm/rollback.py.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from ansible_collections.flinkops.flink.plugins.module_utils.docker import flink
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.image import DockerImage, plugin_jar
 from ansible_collections.flinkops.flink.plugins.module_utils.docker.api import (
     APIError, DockerException, EngineClient, NotFound)
-from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError, WaitTimeout
+from ansible_collections.flinkops.flink.plugins.module_utils.errors import BackendError, SpecError
 from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import JAVA_OPTS_KEYS, render_properties, role_config
 from ansible_collections.flinkops.flink.plugins.module_utils.image_entrypoint import wrapper_entrypoint
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platform import ClusterPlatform
-from ansible_collections.flinkops.flink.plugins.module_utils.rest import FlinkRest, RestUnavailable
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.readiness import SwarmReadiness, task_node_address
 from ansible_collections.flinkops.flink.plugins.module_utils.swarm.rollback import SwarmRollback
-from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import ServiceSpec, SwarmService
-from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service import SwarmService
+from ansible_collections.flinkops.flink.plugins.module_utils.swarm.service_spec import ServiceSpec
 
 LABEL_CLUSTER = "org.flinkops.cluster"
 LABEL_KIND = "org.flinkops.kind"
@@ -49,7 +49,7 @@ RESTART_CONDITION = {"no": "none", "on-failure": "on-failure", "always": "any", 
 ROLES = ("jobmanager", "taskmanager")
 
 
-class SwarmCluster(SwarmRollback, ClusterPlatform):
+class SwarmCluster(SwarmRollback, SwarmReadiness, ClusterPlatform):
     """Session cluster on a Docker Swarm (the module talks to a manager's daemon)."""
 
     platform = "swarm"
@@ -392,90 +392,7 @@ class SwarmCluster(SwarmRollback, ClusterPlatform):
                                      dict((role, self.flink_settings(role)) for role in roles),
                                      self.spec.secret_config)
 
-    # Readiness ----------------------------------------------------------------------------------
-    def rest_url(self):
-        if self.params.get("rest_url"):
-            return self.params["rest_url"]
-        if not self.spec.rest_port:
-            return None
-        if getattr(self, "_rest_url", None):  # the JobManager's node, found once; again once its service changed
-            return self._rest_url
-        host = docker_host_address(self.params, "0.0.0.0")
-        if self.publish_mode != "host":
-            return "http://%s:%d" % (host, self.spec.rest_port)
-        node = task_node_address(self.client, self.service_name("jobmanager"))
-        url = "http://%s:%d" % (node or host, self.spec.rest_port)
-        self._rest_url = url if node else None
-        return url
-
-    def rest(self):
-        url = self.rest_url()
-        if not url:
-            raise RestUnavailable("the JobManager publishes no REST port (rest_port)")
-        if getattr(self, "_rest", None) is None or self._rest.base_url != url.rstrip("/"):
-            self._rest = FlinkRest(url, timeout=10)
-        return self._rest
-
-    def _jobmanager_rest_url(self, deadline, sleep):
-        """The REST URL of the JobManager's running task. In host mode the port is published on the task's node
-        only, so the URL waits for that node rather than falling back to the manager's address (nothing would
-        ever answer there)."""
-        while True:
-            self._rest_url = None
-            url = self.rest_url()
-            if self.publish_mode != "host" or self.params.get("rest_url") or self._rest_url:
-                return url
-            if time.monotonic() > deadline:
-                raise WaitTimeout("timed out waiting for the node of the JobManager's task (its REST port is "
-                                  "published in host mode on that node only)", option="wait_timeout")
-            time.sleep(sleep)
-
-    def wait_ready(self, timeout, sleep):
-        """Both services converged on ready nodes, REST answers and exactly the TaskManagers
-        <name>-taskmanager-1..N are registered, from their current tasks, with the requested slots."""
-        deadline = time.monotonic() + timeout
-        jm = self.service("jobmanager")
-        self._waits_for(jm, "jobmanager")
-        jm.wait(timeout, sleep)
-        url = self._jobmanager_rest_url(deadline, sleep)
-        tm = self.service("taskmanager")
-        self._waits_for(tm, "taskmanager")
-        tm.params["rest_url"] = url
-        failed_before = jm.failed_task_ids()
-
-        def jobmanager_stays_up():
-            """A JobManager that exits again and again (the swarm restarts it) fails the wait at once, with what
-            its log says, instead of a time-out on a REST API that never answers."""
-            failed = jm.failed_task_ids() - failed_before
-            if len(failed) >= 2:
-                raise BackendError("the JobManager service %s exited %d times since it first ran; its log: %s" % (
-                    jm.spec.name, len(failed), jm.log_excerpt() or "(not readable)"),
-                    hint="docker service logs %s shows all of it" % jm.spec.name)
-        try:
-            tm.wait(max(1, deadline - time.monotonic()), sleep, watch=jobmanager_stays_up)
-        except WaitTimeout as exc:
-            if "REST not answering" not in (exc.partial.get("summary") or ""):
-                raise
-            # The TaskManagers wait on a JobManager whose REST port does not answer: say what its service's
-            # tasks and log say, so that the time-out names the JobManager's trouble, not the TaskManagers'.
-            exc.partial["jobmanager_tasks"] = jm.tasks(False)
-            exc.hint = "%s. The JobManager service's tasks: %s; its log: %s" % (
-                exc.hint, jobmanager_tasks_summary(exc.partial["jobmanager_tasks"]),
-                jm.log_excerpt() or "(not readable)")
-            raise
-
-        def probe():
-            try:
-                tms = self.rest().taskmanagers()
-                overview = self.rest().overview()
-            except RestUnavailable as exc:
-                return False, {"summary": "REST API not answering (%s)" % exc.message}
-            self._seen = (overview, tms)
-            wrong = sorted(t.get("id") for t in tms if t.get("slotsNumber") != self.spec.tm_slots)
-            return not wrong, {"summary": "TaskManagers with another slot count: %s" % ", ".join(wrong)}
-        return wait_for(probe, max(1, deadline - time.monotonic()), sleep,
-                        "%d TaskManager(s) with %d slot(s)" % (self.spec.tm_replicas, self.spec.tm_slots))
-
+    # Readiness and the REST API: swarm/readiness.py (SwarmReadiness) ------------------------------
     def describe(self, actual=None):
         actual = actual or self.read()
         result = {"rest_url": self.rest_url(), "network": self.spec.network, "services": []}
@@ -517,31 +434,9 @@ class SwarmCluster(SwarmRollback, ClusterPlatform):
         return "http://%s:%d" % (host, port["PublishedPort"])
 
 
-def jobmanager_tasks_summary(tasks):
-    """One line per task of a service: slot, node, state (desired), message and error."""
-    return "; ".join("%s on %s %s (desired %s)%s%s" % (
-        t["id"], t["node"] or "no node", t["state"], t["desired_state"],
-        ": %s" % t["message"] if t["message"] else "", ", error: %s" % t["error"] if t["error"] else "")
-        for t in tasks[-5:]) or "none"
-
-
 def _label_view(service):
     """The part of the spec's view a service carries (label org.flinkops.spec), {} when it has none."""
     try:
         return json.loads((((service or {}).get("Spec") or {}).get("Labels") or {}).get(LABEL_SPEC) or "{}")
     except ValueError:
         return {}
-
-
-def task_node_address(client, service_name):
-    """The address of the node that runs the service's task (where a host-mode port is published), or None."""
-    try:
-        tasks = client.api.tasks(filters={"service": service_name, "desired-state": "running"})
-        running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running"]
-        if not running or not running[0].get("NodeID"):
-            return None
-        node = client.api.inspect_node(running[0]["NodeID"])
-    except APIError:
-        return None
-    address = (node.get("Status") or {}).get("Addr")
-    return address if address and address not in ("0.0.0.0", "127.0.0.1") else None
