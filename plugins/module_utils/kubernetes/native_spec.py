@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) flinkops.flink contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Kubernetes part of the spec (native mode), validated from the module parameters without touching anything."""
+"""The Kubernetes part of the spec (native mode), validated from the module parameters without touching anything; the
+annotations a cluster carries, and which of its ConfigMaps are high-availability ones."""
 
 from __future__ import annotations
 
@@ -173,3 +174,16 @@ class NativeSpec(object):
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise SpecError("is not valid YAML: %s" % exc, option=option)
+
+
+def is_ha_configmap(cm, cluster_id):
+    """A high-availability ConfigMap of the cluster: Flink 1.x labels it configmap-type=high-availability;
+    Flink 2.x only app/type, and names it <id>-cluster-config-map (<id>-<job>-config-map per job). Nothing owns
+    them, so they outlive the Deployment."""
+    labels = cm.metadata.labels or {}
+    if labels.get("app") != cluster_id:
+        return False
+    if labels.get("configmap-type") == "high-availability":
+        return True
+    name = cm.metadata.name
+    return name.startswith(cluster_id + "-") and name.endswith("-config-map") and not cm.metadata.owner_references

@@ -27,7 +27,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.flink_cl
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_ready import NativeReadiness
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_rollback import NativeRollback
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import (
-    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, PULL_POLICY, NativeSpec)
+    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, PULL_POLICY, NativeSpec, is_ha_configmap)
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.options import connection_params
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS, USER_RIGHTS, RightsCheck
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
@@ -76,11 +76,16 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
+        """The Deployment first: one this collection made needs no internal Service (a new cluster's name check) and,
+        unless state is absent, no ConfigMaps (a foreign cluster's adoption, the HA ones that absent removes)."""
         ns, cid = self.namespace, self.cluster_id
         try:
             deployment = self._get(self.apps.read_namespaced_deployment, cid)
-            services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in (cid, cid + "-rest"))
-            configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
+            ours = self._annotations(deployment).get(ANNOTATION_MANAGED) == MANAGED_BY
+            names = (cid + "-rest",) if ours else (cid, cid + "-rest")
+            services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in names)
+            configmaps = [] if ours and self.params.get("state") != "absent" else \
+                self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
             pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
             if deployment is None and not configmaps and not pods and not any(services.values()):
                 # Nothing found: say so when the namespace itself is missing (a cluster found proves it exists).
@@ -483,16 +488,3 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
             return result
         result.update(self.flink_facts())
         return result
-
-
-def is_ha_configmap(cm, cluster_id):
-    """A high-availability ConfigMap of the cluster: Flink 1.x labels it configmap-type=high-availability;
-    Flink 2.x only app/type, and names it <id>-cluster-config-map (<id>-<job>-config-map per job). Nothing owns
-    them, so they outlive the Deployment."""
-    labels = cm.metadata.labels or {}
-    if labels.get("app") != cluster_id:
-        return False
-    if labels.get("configmap-type") == "high-availability":
-        return True
-    name = cm.metadata.name
-    return name.startswith(cluster_id + "-") and name.endswith("-config-map") and not cm.metadata.owner_references

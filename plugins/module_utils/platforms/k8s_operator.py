@@ -26,7 +26,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     ApiException, api_error, api_unreachable, read_error)
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, is_ha_configmap
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, OPERATOR_ROLLBACK_KEY, PLURALS, VERSION, operator_rolls_back, summary)
@@ -35,7 +35,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator
 from ansible_collections.flinkops.flink.plugins.module_utils.memory import format_memory
 from ansible_collections.flinkops.flink.plugins.module_utils.plan import Action, changed_fields, digest
 from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import (
-    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster, is_ha_configmap)
+    ANNOTATION_HASH, ANNOTATION_MANAGED, ANNOTATION_SPEC, MANAGED_BY, K8sNativeCluster)
 from ansible_collections.flinkops.flink.plugins.module_utils.rest import RestUnavailable, with_slots
 from ansible_collections.flinkops.flink.plugins.module_utils.wait import wait_for
 

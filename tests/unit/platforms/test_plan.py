@@ -260,7 +260,7 @@ def k8s_form(request):
 
 
 def k8s_platform(recording, form="sdk", **changes):
-    from ansible_collections.flinkops.flink.plugins.module_utils.platforms.k8s_native import is_ha_configmap
+    from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import is_ha_configmap
     params = merge(full_params(recording["params"], recording["kind"]), changes)
     # No kubeconfig is read and nothing is asked: the client is built for an address that is never called.
     params.update(kubeconfig=None, context=None, host="https://127.0.0.1:1")
