@@ -76,26 +76,33 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
-        """The Deployment first: one this collection made needs no internal Service (a new cluster's name check) and,
-        unless state is absent, no ConfigMaps (a foreign cluster's adoption, the HA ones that absent removes)."""
         ns, cid = self.namespace, self.cluster_id
         try:
             deployment = self._get(self.apps.read_namespaced_deployment, cid)
-            ours = self._annotations(deployment).get(ANNOTATION_MANAGED) == MANAGED_BY
-            names = (cid + "-rest",) if ours else (cid, cid + "-rest")
-            services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in names)
-            configmaps = [] if ours and self.params.get("state") != "absent" else \
-                self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
-            pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
-            if deployment is None and not configmaps and not pods and not any(services.values()):
+            actual = self.read_beside(self._annotations(deployment).get(ANNOTATION_MANAGED) == MANAGED_BY)
+            if deployment is None and not actual["configmaps"] and not actual["pods"] and \
+                    not any(actual["services"].values()):
                 # Nothing found: say so when the namespace itself is missing (a cluster found proves it exists).
                 self.require_namespace()
         except ApiException as exc:
             raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
-        ha = [c for c in configmaps if is_ha_configmap(c, cid)]
+        actual["deployment"] = deployment
+        return actual
+
+    def read_beside(self, ours):
+        """What a run reads besides the object that owns the cluster (the Deployment; the FlinkDeployment in operator
+        mode): the REST Service (describe) and the pods (the wait, describe); the ConfigMaps for state absent (the
+        HA ones it removes) or when ``ours`` is false, with the internal Service (adopting a foreign cluster, the name
+        check of a new one). Raises ApiException."""
+        ns, cid = self.namespace, self.cluster_id
+        names = (cid + "-rest",) if ours else (cid, cid + "-rest")
+        services = dict((name, self._get(self.core.read_namespaced_service, name)) for name in names)
+        configmaps = [] if ours and self.params.get("state") != "absent" else \
+            self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items
+        pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
         self._unused_read = {"pods": pods}
-        return {"deployment": deployment, "services": services, "configmaps": configmaps, "ha_configmaps": ha,
-                "pods": pods}
+        return {"deployment": None, "services": services, "configmaps": configmaps, "pods": pods,
+                "ha_configmaps": [c for c in configmaps if is_ha_configmap(c, cid)]}
 
     def seen_in_read(self, key):
         """What read() saw of ``key`` (pods; the operator's FlinkDeployment), once, when nothing was applied since
@@ -398,9 +405,8 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
         changes without a restart."""
         name = "flink-config-%s" % self.cluster_id
         key = "log4j-console.properties"
-        timeout, sleep = self.params.get("wait_timeout") or 300, min(self.params.get("wait_sleep") or 1, 2)
         try:
-            cm = through_restart(lambda: self.core.read_namespaced_config_map(name, self.namespace), timeout, sleep)
+            cm = self.through_restart(lambda: self.core.read_namespaced_config_map(name, self.namespace))
         except ApiException as exc:
             raise BackendError("reading ConfigMap %s failed: %s" % (name, api_error(exc)))
         text = (cm.data or {}).get(key)
@@ -412,7 +418,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
                              "the pods restart" % (key, name))
         body = {"data": {key: set_root_level(text, self.native.log_level or "INFO")}}
         try:  # a merge patch of the same body: sent again while the API server restarts, it changes nothing more
-            through_restart(lambda: self.core.patch_namespaced_config_map(name, self.namespace, body), timeout, sleep)
+            self.through_restart(lambda: self.core.patch_namespaced_config_map(name, self.namespace, body))
         except ApiException as exc:
             raise BackendError("updating ConfigMap %s failed: %s" % (name, api_error(exc)))
         self.mark()
@@ -457,6 +463,11 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
         self.run_client()
         self.mark()
 
+    def through_restart(self, call):
+        """common.through_restart within wait_timeout: for reads, and merge patches that change nothing the second
+        time."""
+        return through_restart(call, self.params.get("wait_timeout") or 300, min(self.params.get("wait_sleep") or 1, 2))
+
     def mark(self):
         """Annotate the Deployment with the spec hash and view (metadata only: the pods do not restart). A merge
         patch of the same body changes nothing the second time: it is sent again while the API server restarts
@@ -465,8 +476,7 @@ class K8sNativeCluster(NativeClient, RightsCheck, NativeReadiness, NativeRollbac
                                              ANNOTATION_SPEC: json.dumps(self.desired_view(), sort_keys=True),
                                              ANNOTATION_MANAGED: MANAGED_BY}}}
         try:
-            through_restart(lambda: self.apps.patch_namespaced_deployment(self.cluster_id, self.namespace, body),
-                            self.params.get("wait_timeout") or 300, min(self.params.get("wait_sleep") or 1, 2))
+            self.through_restart(lambda: self.apps.patch_namespaced_deployment(self.cluster_id, self.namespace, body))
         except ApiException as exc:
             raise BackendError("annotating deployment %s failed: %s" % (self.cluster_id, api_error(exc)),
                                hint="The cluster was created; the next run will recreate it to record its spec")

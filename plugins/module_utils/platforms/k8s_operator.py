@@ -26,7 +26,7 @@ from ansible_collections.flinkops.flink.plugins.module_utils.flink_config import
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes import config_secret
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.common import (
     ApiException, api_error, api_unreachable, read_error)
-from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY, is_ha_configmap
+from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.native_spec import PULL_POLICY
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.rbac import SECRET_RIGHTS
 from ansible_collections.flinkops.flink.plugins.module_utils.kubernetes.operator_resources import (
     API_VERSION, GROUP, OPERATOR_ROLLBACK_KEY, PLURALS, VERSION, operator_rolls_back, summary)
@@ -127,11 +127,9 @@ class K8sOperatorCluster(K8sNativeCluster):
 
     # Actual state -------------------------------------------------------------------------------
     def read(self):
-        """The FlinkDeployment first. Without it, everything native mode reads (a foreign Deployment of the name is
-        refused by plan). With it, only what the run can use: the operator owns the JobManager Deployment and the
-        internal Service, and the FlinkDeployment's status says whether the Deployment is there
-        (``has_jobmanager``); the REST Service (describe), the pods (the wait, describe) and, for state absent, the
-        ConfigMaps (high-availability ones outlive the cluster)."""
+        """The FlinkDeployment first. Without it, all that native mode reads (a foreign Deployment of the name is
+        refused by plan); with it, not the JobManager Deployment and internal Service the operator owns: its status
+        says whether the Deployment is there (has_jobmanager)."""
         try:
             resource = self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, PLURALS["FlinkDeployment"], self.cluster_id)
@@ -143,26 +141,14 @@ class K8sOperatorCluster(K8sNativeCluster):
             actual = super(K8sOperatorCluster, self).read()
             self.require_crd()
         else:
-            actual = self._read_beside(resource)
+            try:
+                actual = self.read_beside(True)
+            except ApiException as exc:
+                raise read_error(exc, "cluster %s in namespace %s" % (self.cluster_id, self.namespace))
         actual["flinkdeployment"] = self._read_resource = self._unused_read["flinkdeployment"] = resource
         if self._first_read:
             self.reconciled_before, self._first_read = reconciled_at(resource), False
         return actual
-
-    def _read_beside(self, resource):
-        """What read() needs besides an existing FlinkDeployment (see read)."""
-        ns, cid = self.namespace, self.cluster_id
-        try:
-            rest_service = self._get(self.core.read_namespaced_service, cid + "-rest")
-            configmaps = self.core.list_namespaced_config_map(ns, label_selector="app=%s" % cid).items \
-                if self.params.get("state") == "absent" else []
-            pods = self.core.list_namespaced_pod(ns, label_selector="app=%s" % cid).items
-        except ApiException as exc:
-            raise read_error(exc, "cluster %s in namespace %s" % (cid, ns))
-        self._unused_read = {"pods": pods}
-        return {"deployment": None, "services": {cid + "-rest": rest_service}, "configmaps": configmaps,
-                "ha_configmaps": [c for c in configmaps if is_ha_configmap(c, cid)], "pods": pods,
-                "jobmanager_deployment": jobmanager_deployment(resource)}
 
     def require_crd(self):
         try:
@@ -180,7 +166,7 @@ class K8sOperatorCluster(K8sNativeCluster):
     def has_jobmanager(self, actual):
         if actual["flinkdeployment"] is None:
             return actual["deployment"] is not None
-        return actual["jobmanager_deployment"]
+        return jobmanager_deployment(actual["flinkdeployment"])
 
     def _resource_annotations(self, actual):
         return ((actual.get("flinkdeployment") or {}).get("metadata") or {}).get("annotations") or {}
